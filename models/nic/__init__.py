@@ -1,0 +1,1 @@
+"""nic: training, export and reference code for the nic learned image codec."""

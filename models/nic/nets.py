@@ -1,0 +1,165 @@
+"""The nic networks: `factorized` (Balle et al. 2017) and the mean-scale
+`hyperprior` (Balle et al. 2018, Minnen et al. 2018), each one variable-rate
+network with per-quality gain vectors on the latent (Cui et al. 2021).
+
+The hyperprior's synthesis h_s has two branches: the means in float, and
+the scale branch in fake-quantized integer arithmetic whose output is an
+index into the Gaussian conditional's scale table (see intpath.py for the
+exact integer reference)."""
+import math
+
+import torch
+import torch.nn as nn
+
+from . import entropy
+from .entropy import EntropyBottleneck, gaussian_likelihood
+from .layers import (GDN, ActQuant, QConv, Upsample, conv, deconv, round_ste,
+                     INPUT_QMAX)
+
+LAMBDAS = {
+    "mse": [0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800],
+    "ms-ssim": [2.40, 4.58, 8.73, 16.64, 31.73, 60.50, 115.37, 220.00],
+}
+
+ARCH_IDS = {"factorized": 1, "hyperprior": 2}
+
+
+class Gains(nn.Module):
+    """Per-quality channel gains applied to y, and the learned inverse gains
+    applied before synthesis."""
+
+    def __init__(self, lambdas, channels):
+        super().__init__()
+        lam = torch.tensor(lambdas, dtype=torch.float32)
+        init = 0.5 * torch.log(lam / lam.max())
+        self.log_gain = nn.Parameter(init[:, None].repeat(1, channels))
+        self.log_inv_gain = nn.Parameter(-init[:, None].repeat(1, channels))
+
+    def gain(self, q):
+        return torch.exp(self.log_gain[q]).view(1, -1, 1, 1)
+
+    def inv_gain(self, q):
+        return torch.exp(self.log_inv_gain[q]).view(1, -1, 1, 1)
+
+
+def analysis(n, m):
+    return nn.Sequential(conv(3, n), GDN(n), conv(n, n), GDN(n), conv(n, n), GDN(n),
+                         conv(n, m))
+
+
+def synthesis(n, m):
+    return nn.Sequential(deconv(m, n), GDN(n, inverse=True), deconv(n, n),
+                         GDN(n, inverse=True), deconv(n, n), GDN(n, inverse=True),
+                         deconv(n, 3))
+
+
+class NicModel(nn.Module):
+    arch = None
+
+    def __init__(self, n=128, m=192, metric="mse"):
+        super().__init__()
+        self.n, self.m, self.metric = n, m, metric
+        self.lambdas = LAMBDAS[metric]
+        self.qualities = len(self.lambdas)
+        self.gains = Gains(self.lambdas, m)
+        self.g_a = analysis(n, m)
+        self.g_s = synthesis(n, m)
+
+    def aux_loss(self, q):
+        return sum(eb.aux_loss(q) for eb in self.modules()
+                   if isinstance(eb, EntropyBottleneck))
+
+    def config(self):
+        return {"arch": self.arch, "n": self.n, "m": self.m, "metric": self.metric}
+
+
+class Factorized(NicModel):
+    arch = "factorized"
+
+    def __init__(self, n=128, m=192, metric="mse"):
+        super().__init__(n, m, metric)
+        self.entropy_bottleneck = EntropyBottleneck(m, self.qualities)
+
+    def forward(self, x, q):
+        y = self.g_a(x).float() * self.gains.gain(q)
+        med = self.entropy_bottleneck.medians(q).view(1, -1, 1, 1)
+        if self.training:
+            noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
+            lik = self.entropy_bottleneck.likelihood(noisy, q)
+            y_hat = round_ste(y - med) + med
+        else:
+            y_hat = torch.round(y - med) + med
+            lik = self.entropy_bottleneck.likelihood(y_hat, q)
+        x_hat = self.g_s(y_hat * self.gains.inv_gain(q))
+        return {"x_hat": x_hat.float(), "likelihoods": [lik]}
+
+
+class ScaleBranch(nn.Module):
+    """h_s's scale branch: int8 weights, uint8 activations, and a final layer
+    whose output, in units of the table's log-scale step, is rounded to a
+    scale index."""
+
+    def __init__(self, n, m):
+        super().__init__()
+        self.l1 = Upsample(n, n, QConv)
+        self.a1 = ActQuant()
+        self.l2 = Upsample(n, n, QConv)
+        self.a2 = ActQuant()
+        self.l3 = QConv(n, m, 3, stride=1, padding=1)
+
+    def forward(self, z_hat):
+        x = torch.clamp(z_hat, -INPUT_QMAX, INPUT_QMAX)
+        x = self.a1(torch.relu(self.l1(x)))
+        x = self.a2(torch.relu(self.l2(x)))
+        log_scale = self.l3(x)
+        idx = (log_scale - entropy.LOG_SCALE_MIN) / entropy.LOG_SCALE_STEP
+        return torch.clamp(round_ste(idx), 0, entropy.SCALE_LEVELS - 1)
+
+
+class Hyperprior(NicModel):
+    arch = "hyperprior"
+
+    def __init__(self, n=128, m=192, metric="mse"):
+        super().__init__(n, m, metric)
+        self.h_a = nn.Sequential(conv(m, n, 3, 1), nn.ReLU(), conv(n, n), nn.ReLU(),
+                                 conv(n, n))
+        self.h_s_mean = nn.Sequential(deconv(n, n), nn.ReLU(), deconv(n, n), nn.ReLU(),
+                                      conv(n, m, 3, 1))
+        self.h_s_scale = ScaleBranch(n, m)
+        self.entropy_bottleneck = EntropyBottleneck(n, self.qualities)
+
+    def forward(self, x, q):
+        y = self.g_a(x).float() * self.gains.gain(q)
+        z = self.h_a(y).float()
+        if self.training:
+            z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
+            lik_z = self.entropy_bottleneck.likelihood(z_noisy, q)
+            z_hat = round_ste(z)
+        else:
+            z_hat = torch.round(z)
+            lik_z = self.entropy_bottleneck.likelihood(z_hat, q)
+        with torch.autocast("cpu", enabled=False):
+            idx = self.h_s_scale(z_hat)
+        scales = torch.exp(entropy.LOG_SCALE_MIN + entropy.LOG_SCALE_STEP * idx)
+        means = self.h_s_mean(z_hat).float()
+        if self.training:
+            noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
+            lik_y = gaussian_likelihood(noisy, means, scales)
+            y_hat = round_ste(y - means) + means
+        else:
+            y_hat = torch.round(y - means) + means
+            lik_y = gaussian_likelihood(y_hat, means, scales)
+        x_hat = self.g_s(y_hat * self.gains.inv_gain(q))
+        return {"x_hat": x_hat.float(), "likelihoods": [lik_y, lik_z]}
+
+
+MODELS = {"factorized": Factorized, "hyperprior": Hyperprior}
+
+
+def build(config):
+    cls = MODELS[config["arch"]]
+    return cls(config["n"], config["m"], config["metric"])
+
+
+def bits(likelihoods):
+    return sum(-torch.log2(l).sum() for l in likelihoods)
