@@ -1,0 +1,485 @@
+/*
+ * nic image coding: transforms and entropy coding of one image
+ *
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+/**
+ * @file
+ * The image is coded at its size padded to a multiple of 64 (edges
+ * replicated).  The analysis and synthesis transforms run on tiles of the
+ * latent grid with a halo of two latents (32 pixels), which covers their
+ * receptive fields exactly, so tiled and untiled output agree up to float
+ * rounding while memory stays bounded for any image size.  The hyper
+ * transforms work at 1/16 and 1/64 resolution and run on the whole map.
+ */
+
+#include <math.h>
+#include <string.h>
+
+#include "libavutil/common.h"
+#include "libavutil/error.h"
+#include "libavutil/log.h"
+#include "libavutil/mem.h"
+
+#include "nic_codec.h"
+#include "nic_entropy.h"
+#include "nic_rans.h"
+
+#define TILE  64   ///< latents per tile side (1024 pixels)
+#define HALO  2    ///< latents of context on each side of a tile
+#define VALUE_MAX (1 << 28)
+
+typedef struct Geometry {
+    int hl, wl;    ///< latent grid (1/16)
+    int hz, wz;    ///< hyper-latent grid (1/64)
+} Geometry;
+
+static void geometry(Geometry *g, int width, int height)
+{
+    g->hz = (height + 63) >> 6;
+    g->wz = (width + 63) >> 6;
+    g->hl = 4 * g->hz;
+    g->wl = 4 * g->wz;
+}
+
+/** Splits n latents into tiles of at most TILE, of near-equal size. */
+static int tile_size(int n)
+{
+    int count = (n + TILE - 1) / TILE;
+    return (n + count - 1) / count;
+}
+
+/* ---- transforms ---- */
+
+static int run_g_a(const NicModel *m, NicTensor *x, NicTensor *tmp, NicExec *exec)
+{
+    int ret;
+    for (int i = 0; i < 4; i++) {
+        if ((ret = ff_nic_conv(&m->g_a[i], x, tmp, exec)) < 0)
+            return ret;
+        FFSWAP(NicTensor, *x, *tmp);
+        if (i < 3 && (ret = ff_nic_gdn(&m->g_a_gdn[i], x, exec)) < 0)
+            return ret;
+    }
+    return 0;
+}
+
+static int run_g_s(const NicModel *m, NicTensor *x, NicTensor *tmp, NicExec *exec)
+{
+    int ret;
+    for (int i = 0; i < 4; i++) {
+        if ((ret = ff_nic_conv(&m->g_s[i], x, tmp, exec)) < 0)
+            return ret;
+        FFSWAP(NicTensor, *x, *tmp);
+        if (i < 3 && (ret = ff_nic_gdn(&m->g_s_gdn[i], x, exec)) < 0)
+            return ret;
+    }
+    return 0;
+}
+
+/** Three convolutions with ReLU between them. */
+static int run_chain(const NicConv *l, NicTensor *x, NicTensor *tmp, NicExec *exec)
+{
+    int ret;
+    for (int i = 0; i < 3; i++) {
+        if ((ret = ff_nic_conv(&l[i], x, tmp, exec)) < 0)
+            return ret;
+        FFSWAP(NicTensor, *x, *tmp);
+        if (i < 2)
+            ff_nic_relu(x);
+    }
+    return 0;
+}
+
+/** Scale indices of y from z_hat, in exact integer arithmetic. */
+static int run_scale_path(const NicModel *m, const int32_t *zq, const Geometry *g,
+                          NicIntTensor *idx, NicExec *exec)
+{
+    NicIntTensor a = { 0 }, b = { 0 };
+    size_t nz = (size_t)m->n * g->hz * g->wz;
+    int ret;
+
+    if ((ret = ff_nic_int_tensor_alloc(&a, m->n, g->hz, g->wz)) < 0)
+        goto end;
+    for (size_t i = 0; i < nz; i++)
+        a.data[i] = av_clip(zq[i], -127, 127);
+    if ((ret = ff_nic_int_conv(&m->h_s_scale[0], &a, &b, exec)) < 0 ||
+        (ret = ff_nic_int_conv(&m->h_s_scale[1], &b, &a, exec)) < 0 ||
+        (ret = ff_nic_int_conv(&m->h_s_scale[2], &a, idx, exec)) < 0)
+        goto end;
+end:
+    ff_nic_int_tensor_free(&a);
+    ff_nic_int_tensor_free(&b);
+    return ret;
+}
+
+static int run_means(const NicModel *m, const int32_t *zq, const Geometry *g,
+                     NicTensor *means, NicExec *exec)
+{
+    NicTensor tmp = { 0 };
+    size_t nz = (size_t)m->n * g->hz * g->wz;
+    int ret;
+
+    if ((ret = ff_nic_tensor_alloc(means, m->n, g->hz, g->wz)) < 0)
+        return ret;
+    for (size_t i = 0; i < nz; i++)
+        means->data[i] = zq[i];
+    ret = run_chain(m->h_s_mean, means, &tmp, exec);
+    ff_nic_tensor_free(&tmp);
+    return ret;
+}
+
+/* ---- encoder ---- */
+
+static void load_tile(NicTensor *t, const NicImage *img, int py0, int px0)
+{
+    const float scale = 1.0f / 255;
+    const int step = img->type == NIC_TYPE_RGB ? 3 : 1;
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < t->h; y++) {
+            const uint8_t *row = img->data +
+                                 FFMIN(py0 + y, img->height - 1) * img->linesize;
+            float *dst = t->data + ((size_t)c * t->h + y) * t->w;
+            const int off = step == 3 ? c : 0;
+            for (int x = 0; x < t->w; x++)
+                dst[x] = row[FFMIN(px0 + x, img->width - 1) * step + off] * scale;
+        }
+}
+
+/** y = g_a(image) * gain[quality], tile by tile. */
+static int analysis(const NicModel *m, int quality, const NicImage *img, const Geometry *g,
+                    NicTensor *y, NicExec *exec)
+{
+    NicTensor x = { 0 }, tmp = { 0 };
+    const int th = tile_size(g->hl), tw = tile_size(g->wl);
+    int ret;
+
+    if ((ret = ff_nic_tensor_alloc(y, m->m, g->hl, g->wl)) < 0)
+        return ret;
+    for (int ty = 0; ty < g->hl; ty += th)
+        for (int tx = 0; tx < g->wl; tx += tw) {
+            const int y0 = FFMAX(0, ty - HALO), y1 = FFMIN(g->hl, ty + th + HALO);
+            const int x0 = FFMAX(0, tx - HALO), x1 = FFMIN(g->wl, tx + tw + HALO);
+            const int rows = FFMIN(th, g->hl - ty), cols = FFMIN(tw, g->wl - tx);
+            if ((ret = ff_nic_tensor_alloc(&x, 3, 16 * (y1 - y0), 16 * (x1 - x0))) < 0)
+                goto end;
+            load_tile(&x, img, 16 * y0, 16 * x0);
+            if ((ret = run_g_a(m, &x, &tmp, exec)) < 0)
+                goto end;
+            for (int c = 0; c < m->m; c++) {
+                const float gain = m->gain[quality * m->m + c];
+                for (int r = 0; r < rows; r++) {
+                    const float *src = x.data + ((size_t)c * x.h + ty - y0 + r) * x.w + tx - x0;
+                    float *dst = y->data + ((size_t)c * g->hl + ty + r) * g->wl + tx;
+                    for (int i = 0; i < cols; i++)
+                        dst[i] = src[i] * gain;
+                }
+            }
+        }
+end:
+    ff_nic_tensor_free(&x);
+    ff_nic_tensor_free(&tmp);
+    return ret;
+}
+
+static int32_t quantize(float v)
+{
+    return av_clip(lrintf(av_clipf(v, -VALUE_MAX, VALUE_MAX)), -VALUE_MAX, VALUE_MAX);
+}
+
+static int finish_payload(NicRansEncoder *enc, uint8_t **buf, size_t *size, void *logctx)
+{
+    int ret = ff_nic_rans_enc_finish(enc, buf, size);
+    if (ret >= 0 && *size > UINT32_MAX) {
+        av_log(logctx, AV_LOG_ERROR, "payload too large\n");
+        av_freep(buf);
+        ret = AVERROR(ERANGE);
+    }
+    return ret;
+}
+
+int ff_nic_encode_image(const NicModel *m, int quality, const NicImage *img,
+                        NicExec *exec, uint8_t **out, size_t *out_size, void *logctx)
+{
+    NicTensor y = { 0 }, z = { 0 }, tmp = { 0 }, means = { 0 };
+    NicIntTensor idx = { 0 };
+    NicRansEncoder enc;
+    NicHeader h = { 0 };
+    Geometry g;
+    int32_t *zq = NULL;
+    uint8_t *zbuf = NULL, *ybuf = NULL;
+    size_t zsize = 0, ysize = 0, plane;
+    int ret;
+
+    if (quality < 0 || quality >= m->qualities) {
+        av_log(logctx, AV_LOG_ERROR, "quality %d out of range 0..%d for model %s\n",
+               quality, m->qualities - 1, m->name);
+        return AVERROR(EINVAL);
+    }
+    if (img->width < 1 || img->width > 65535 || img->height < 1 || img->height > 65535)
+        return AVERROR(EINVAL);
+    geometry(&g, img->width, img->height);
+    plane = (size_t)g.hl * g.wl;
+    ff_nic_rans_enc_init(&enc);
+
+    if ((ret = analysis(m, quality, img, &g, &y, exec)) < 0)
+        goto end;
+
+    if (m->arch == NIC_ARCH_HYPERPRIOR) {
+        size_t nz = (size_t)m->n * g.hz * g.wz;
+        if ((ret = ff_nic_tensor_alloc(&z, m->m, g.hl, g.wl)) < 0)
+            goto end;
+        memcpy(z.data, y.data, plane * m->m * sizeof(float));
+        if ((ret = run_chain(m->h_a, &z, &tmp, exec)) < 0)
+            goto end;
+        if (!(zq = av_malloc_array(nz, sizeof(*zq)))) {
+            ret = AVERROR(ENOMEM);
+            goto end;
+        }
+        for (size_t i = 0; i < nz; i++)
+            zq[i] = quantize(z.data[i]);
+        for (size_t i = 0; i < nz; i++) {
+            const int c = i / ((size_t)g.hz * g.wz);
+            if ((ret = ff_nic_encode_value(&enc, &m->cdf_z.tables[quality * m->n + c],
+                                           zq[i])) < 0)
+                goto end;
+        }
+        if ((ret = finish_payload(&enc, &zbuf, &zsize, logctx)) < 0)
+            goto end;
+        ff_nic_rans_enc_init(&enc);
+
+        if ((ret = run_scale_path(m, zq, &g, &idx, exec)) < 0 ||
+            (ret = run_means(m, zq, &g, &means, exec)) < 0)
+            goto end;
+        for (size_t i = 0; i < plane * m->m; i++) {
+            const NicCdf *cdf = &m->cdf_y.tables[(int)idx.data[i]];
+            if ((ret = ff_nic_encode_value(&enc, cdf, quantize(y.data[i] - means.data[i]))) < 0)
+                goto end;
+        }
+    } else {
+        for (int c = 0; c < m->m; c++) {
+            const NicCdf *cdf = &m->cdf_y.tables[quality * m->m + c];
+            const float med = m->medians[quality * m->m + c];
+            for (size_t i = 0; i < plane; i++)
+                if ((ret = ff_nic_encode_value(&enc, cdf,
+                                               quantize(y.data[c * plane + i] - med))) < 0)
+                    goto end;
+        }
+    }
+    if ((ret = finish_payload(&enc, &ybuf, &ysize, logctx)) < 0)
+        goto end;
+
+    h.width      = img->width;
+    h.height     = img->height;
+    h.type       = img->type;
+    h.quality    = quality;
+    h.model      = m->index;
+    h.model_hash = m->hash;
+    h.z_size     = zsize;
+    h.y_size     = ysize;
+    *out_size = ff_nic_packet_size(&h);
+    if (!(*out = av_malloc(*out_size))) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    ff_nic_header_write(*out, &h);
+    if (zsize)
+        memcpy(*out + NIC_HEADER_SIZE, zbuf, zsize);
+    memcpy(*out + NIC_HEADER_SIZE + zsize, ybuf, ysize);
+    ret = 0;
+end:
+    ff_nic_rans_enc_free(&enc);
+    ff_nic_tensor_free(&y);
+    ff_nic_tensor_free(&z);
+    ff_nic_tensor_free(&tmp);
+    ff_nic_tensor_free(&means);
+    ff_nic_int_tensor_free(&idx);
+    av_free(zq);
+    av_free(zbuf);
+    av_free(ybuf);
+    return ret;
+}
+
+/* ---- decoder ---- */
+
+int ff_nic_check_header(const NicModel *m, const NicHeader *h, size_t packet_size,
+                        void *logctx)
+{
+    if (h->model != m->index) {
+        av_log(logctx, AV_LOG_ERROR, "stream uses model %d, loaded model is %s\n",
+               h->model, m->name);
+        return AVERROR_INVALIDDATA;
+    }
+    if (h->model_hash != m->hash) {
+        av_log(logctx, AV_LOG_ERROR, "stream was made with other weights of model %s "
+               "(hash %08x, installed %08x)\n", m->name, h->model_hash, m->hash);
+        return AVERROR_INVALIDDATA;
+    }
+    if (h->quality >= m->qualities) {
+        av_log(logctx, AV_LOG_ERROR, "quality %d out of range for model %s\n",
+               h->quality, m->name);
+        return AVERROR_INVALIDDATA;
+    }
+    if ((m->arch == NIC_ARCH_FACTORIZED) != !h->z_size) {
+        av_log(logctx, AV_LOG_ERROR, "side information size %u invalid for model %s\n",
+               h->z_size, m->name);
+        return AVERROR_INVALIDDATA;
+    }
+    if (ff_nic_packet_size(h) > packet_size) {
+        av_log(logctx, AV_LOG_ERROR, "packet truncated: %"PRIu64" bytes announced, %zu present\n",
+               ff_nic_packet_size(h), packet_size);
+        return AVERROR_INVALIDDATA;
+    }
+    return 0;
+}
+
+static int decode_payload_end(NicRansDecoder *d, const char *what, void *logctx)
+{
+    if (ff_nic_rans_dec_finish(d) < 0) {
+        av_log(logctx, AV_LOG_ERROR, "corrupt %s payload\n", what);
+        return AVERROR_INVALIDDATA;
+    }
+    return 0;
+}
+
+static void store_tile(NicImage *img, const NicTensor *x, int py0, int px0, int oy, int ox,
+                       int rows, int cols)
+{
+    for (int y = 0; y < rows; y++) {
+        uint8_t *dst = img->data + (size_t)(oy + y) * img->linesize;
+        const float *r = x->data + ((size_t)0 * x->h + py0 + y) * x->w + px0;
+        const float *g = x->data + ((size_t)1 * x->h + py0 + y) * x->w + px0;
+        const float *b = x->data + ((size_t)2 * x->h + py0 + y) * x->w + px0;
+        if (img->type == NIC_TYPE_RGB) {
+            for (int i = 0; i < cols; i++) {
+                dst[3 * (ox + i) + 0] = av_clip_uint8(lrintf(r[i] * 255));
+                dst[3 * (ox + i) + 1] = av_clip_uint8(lrintf(g[i] * 255));
+                dst[3 * (ox + i) + 2] = av_clip_uint8(lrintf(b[i] * 255));
+            }
+        } else {
+            for (int i = 0; i < cols; i++)
+                dst[ox + i] = av_clip_uint8(lrintf((r[i] + g[i] + b[i]) * (255.0f / 3)));
+        }
+    }
+}
+
+/** image = g_s(y_hat), tile by tile, cropped to the image. */
+static int synthesis(const NicModel *m, const NicTensor *yh, const Geometry *g,
+                     NicImage *img, NicExec *exec)
+{
+    NicTensor x = { 0 }, tmp = { 0 };
+    const int th = tile_size(g->hl), tw = tile_size(g->wl);
+    int ret = 0;
+
+    for (int ty = 0; ty < g->hl && 16 * ty < img->height; ty += th)
+        for (int tx = 0; tx < g->wl && 16 * tx < img->width; tx += tw) {
+            const int y0 = FFMAX(0, ty - HALO), y1 = FFMIN(g->hl, ty + th + HALO);
+            const int x0 = FFMAX(0, tx - HALO), x1 = FFMIN(g->wl, tx + tw + HALO);
+            if ((ret = ff_nic_tensor_alloc(&x, m->m, y1 - y0, x1 - x0)) < 0)
+                goto end;
+            for (int c = 0; c < m->m; c++)
+                for (int r = y0; r < y1; r++)
+                    memcpy(x.data + ((size_t)c * x.h + r - y0) * x.w,
+                           yh->data + ((size_t)c * g->hl + r) * g->wl + x0,
+                           (x1 - x0) * sizeof(float));
+            if ((ret = run_g_s(m, &x, &tmp, exec)) < 0)
+                goto end;
+            store_tile(img, &x, 16 * (ty - y0), 16 * (tx - x0), 16 * ty, 16 * tx,
+                       FFMIN(16 * th, img->height - 16 * ty),
+                       FFMIN(16 * tw, img->width - 16 * tx));
+        }
+end:
+    ff_nic_tensor_free(&x);
+    ff_nic_tensor_free(&tmp);
+    return ret;
+}
+
+int ff_nic_decode_image(const NicModel *m, const NicHeader *h, const uint8_t *payload,
+                        NicImage *img, NicExec *exec, void *logctx)
+{
+    NicTensor yh = { 0 }, means = { 0 };
+    NicIntTensor idx = { 0 };
+    NicRansDecoder dec;
+    Geometry g;
+    int32_t *zq = NULL, v;
+    size_t plane;
+    const int q = h->quality;
+    int ret;
+
+    geometry(&g, h->width, h->height);
+    plane = (size_t)g.hl * g.wl;
+    if ((ret = ff_nic_tensor_alloc(&yh, m->m, g.hl, g.wl)) < 0)
+        goto end;
+
+    if (m->arch == NIC_ARCH_HYPERPRIOR) {
+        size_t nz = (size_t)m->n * g.hz * g.wz;
+        if (!(zq = av_malloc_array(nz, sizeof(*zq)))) {
+            ret = AVERROR(ENOMEM);
+            goto end;
+        }
+        if ((ret = ff_nic_rans_dec_init(&dec, payload, h->z_size)) < 0) {
+            av_log(logctx, AV_LOG_ERROR, "corrupt side information payload\n");
+            goto end;
+        }
+        for (size_t i = 0; i < nz && !dec.error; i++) {
+            const int c = i / ((size_t)g.hz * g.wz);
+            ff_nic_decode_value(&dec, &m->cdf_z.tables[q * m->n + c], &zq[i]);
+        }
+        if ((ret = decode_payload_end(&dec, "side information", logctx)) < 0)
+            goto end;
+        if ((ret = run_scale_path(m, zq, &g, &idx, exec)) < 0 ||
+            (ret = run_means(m, zq, &g, &means, exec)) < 0)
+            goto end;
+        if ((ret = ff_nic_rans_dec_init(&dec, payload + h->z_size, h->y_size)) < 0) {
+            av_log(logctx, AV_LOG_ERROR, "corrupt latent payload\n");
+            goto end;
+        }
+        for (size_t i = 0; i < plane * m->m && !dec.error; i++) {
+            ff_nic_decode_value(&dec, &m->cdf_y.tables[(int)idx.data[i]], &v);
+            yh.data[i] = v + means.data[i];
+        }
+    } else {
+        if ((ret = ff_nic_rans_dec_init(&dec, payload, h->y_size)) < 0) {
+            av_log(logctx, AV_LOG_ERROR, "corrupt latent payload\n");
+            goto end;
+        }
+        for (int c = 0; c < m->m && !dec.error; c++) {
+            const NicCdf *cdf = &m->cdf_y.tables[q * m->m + c];
+            const float med = m->medians[q * m->m + c];
+            for (size_t i = 0; i < plane && !dec.error; i++) {
+                ff_nic_decode_value(&dec, cdf, &v);
+                yh.data[c * plane + i] = v + med;
+            }
+        }
+    }
+    if ((ret = decode_payload_end(&dec, "latent", logctx)) < 0)
+        goto end;
+
+    for (int c = 0; c < m->m; c++) {
+        const float ig = m->inv_gain[q * m->m + c];
+        float *p = yh.data + c * plane;
+        for (size_t i = 0; i < plane; i++)
+            p[i] *= ig;
+    }
+    ret = synthesis(m, &yh, &g, img, exec);
+end:
+    ff_nic_tensor_free(&yh);
+    ff_nic_tensor_free(&means);
+    ff_nic_int_tensor_free(&idx);
+    av_free(zq);
+    return ret;
+}

@@ -1,0 +1,862 @@
+/*
+ * nic model files: loading and validation
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+/**
+ * @file
+ * Loader of nic model files (GGUF version 3, docs/model-format.md).
+ *
+ * Everything is validated before it is used: the container first (counts,
+ * strings, types, dims, offsets), then the metadata, then every tensor the
+ * architecture needs, looked up by name once, with its type and shape
+ * checked. Weights are copied into one owned arena (F16 widened to float,
+ * int8 widened to double for the exact integer path), so nothing points into
+ * the file buffer afterwards.
+ */
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libavutil/avstring.h"
+#include "libavutil/error.h"
+#include "libavutil/intreadwrite.h"
+#include "libavutil/log.h"
+#include "libavutil/mem.h"
+#include "libavutil/sha.h"
+
+#include "nic_model.h"
+
+#define GGUF_VERSION      3
+#define MAX_COUNT         4096
+#define MAX_STRING        256
+#define MAX_ARRAY         (1 << 20)
+#define MAX_ELEMENTS      (1LL << 31)
+#define MAX_MODEL_SIZE    (512LL << 20)
+
+enum GgufValueType {
+    GV_UINT8, GV_INT8, GV_UINT16, GV_INT16, GV_UINT32, GV_INT32, GV_FLOAT32,
+    GV_BOOL, GV_STRING, GV_ARRAY, GV_UINT64, GV_INT64, GV_FLOAT64, GV_NB
+};
+
+enum GgufTensorType {
+    GT_F32 = 0, GT_F16 = 1, GT_I8 = 24, GT_I32 = 26, GT_I64 = 27,
+};
+
+typedef struct GgufTensor {
+    const uint8_t *name;
+    int name_len;
+    int n_dims;
+    int64_t dims[4];      ///< outermost first
+    int64_t elements;
+    int type;
+    uint64_t offset;
+    const uint8_t *data;
+} GgufTensor;
+
+typedef struct GgufKv {
+    const uint8_t *key;
+    int key_len;
+    int type;
+    int elem_type;        ///< for arrays
+    uint64_t count;       ///< for arrays
+    const uint8_t *value; ///< raw value (for strings: the bytes)
+    uint64_t value_len;   ///< for strings
+} GgufKv;
+
+typedef struct Reader {
+    const uint8_t *p, *end;
+    int error;
+} Reader;
+
+typedef struct Loader {
+    void *logctx;
+    GgufKv *kv;
+    int nb_kv;
+    GgufTensor *tensors;
+    int nb_tensors;
+    uint8_t *arena;
+    size_t arena_size, arena_used;
+} Loader;
+
+static uint64_t rd_u64(Reader *r)
+{
+    if (r->end - r->p < 8) {
+        r->error = 1;
+        return 0;
+    }
+    r->p += 8;
+    return AV_RL64(r->p - 8);
+}
+
+static uint32_t rd_u32(Reader *r)
+{
+    if (r->end - r->p < 4) {
+        r->error = 1;
+        return 0;
+    }
+    r->p += 4;
+    return AV_RL32(r->p - 4);
+}
+
+static const uint8_t *rd_bytes(Reader *r, uint64_t n)
+{
+    const uint8_t *p = r->p;
+    if ((uint64_t)(r->end - r->p) < n) {
+        r->error = 1;
+        return NULL;
+    }
+    r->p += n;
+    return p;
+}
+
+static const uint8_t *rd_string(Reader *r, int *len)
+{
+    uint64_t n = rd_u64(r);
+    if (r->error || n > MAX_STRING) {
+        r->error = 1;
+        return NULL;
+    }
+    *len = n;
+    return rd_bytes(r, n);
+}
+
+static int value_size(int type)
+{
+    static const int8_t sizes[GV_NB] = {
+        [GV_UINT8] = 1, [GV_INT8] = 1, [GV_UINT16] = 2, [GV_INT16] = 2,
+        [GV_UINT32] = 4, [GV_INT32] = 4, [GV_FLOAT32] = 4, [GV_BOOL] = 1,
+        [GV_UINT64] = 8, [GV_INT64] = 8, [GV_FLOAT64] = 8,
+    };
+    return type >= 0 && type < GV_NB ? sizes[type] : 0;
+}
+
+static int tensor_type_size(int type)
+{
+    switch (type) {
+    case GT_F32: return 4;
+    case GT_F16: return 2;
+    case GT_I8:  return 1;
+    case GT_I32: return 4;
+    case GT_I64: return 8;
+    }
+    return 0;
+}
+
+static int name_eq(const uint8_t *s, int len, const char *name)
+{
+    return len == strlen(name) && !memcmp(s, name, len);
+}
+
+static int parse_kv(Loader *l, Reader *r, GgufKv *kv)
+{
+    kv->key = rd_string(r, &kv->key_len);
+    kv->type = rd_u32(r);
+    if (r->error)
+        return AVERROR_INVALIDDATA;
+    if (kv->type == GV_STRING) {
+        kv->value_len = rd_u64(r);
+        if (kv->value_len > MAX_ARRAY)
+            return AVERROR_INVALIDDATA;
+        kv->value = rd_bytes(r, kv->value_len);
+    } else if (kv->type == GV_ARRAY) {
+        kv->elem_type = rd_u32(r);
+        kv->count     = rd_u64(r);
+        if (r->error || !value_size(kv->elem_type) || kv->count > MAX_ARRAY) {
+            av_log(l->logctx, AV_LOG_ERROR, "%s: unsupported or oversized array\n", __func__);
+            return AVERROR_INVALIDDATA;
+        }
+        kv->value = rd_bytes(r, kv->count * value_size(kv->elem_type));
+    } else {
+        if (!value_size(kv->type)) {
+            av_log(l->logctx, AV_LOG_ERROR, "%s: unknown value type %d\n", __func__, kv->type);
+            return AVERROR_INVALIDDATA;
+        }
+        kv->value = rd_bytes(r, value_size(kv->type));
+    }
+    return r->error ? AVERROR_INVALIDDATA : 0;
+}
+
+static const GgufKv *find_kv(const Loader *l, const char *key, int type)
+{
+    for (int i = 0; i < l->nb_kv; i++)
+        if (name_eq(l->kv[i].key, l->kv[i].key_len, key))
+            return l->kv[i].type == type ? &l->kv[i] : NULL;
+    return NULL;
+}
+
+static int get_u32(Loader *l, const char *key, uint32_t *v)
+{
+    const GgufKv *kv = find_kv(l, key, GV_UINT32);
+    if (!kv) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: missing u32 key %s\n", key);
+        return AVERROR_INVALIDDATA;
+    }
+    *v = AV_RL32(kv->value);
+    return 0;
+}
+
+static int get_str(Loader *l, const char *key, char *dst, int size)
+{
+    const GgufKv *kv = find_kv(l, key, GV_STRING);
+    if (!kv || kv->value_len >= size) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: missing or oversized string key %s\n", key);
+        return AVERROR_INVALIDDATA;
+    }
+    memcpy(dst, kv->value, kv->value_len);
+    dst[kv->value_len] = 0;
+    return 0;
+}
+
+static int parse_container(Loader *l, const uint8_t *buf, size_t size)
+{
+    Reader r = { buf, buf + size, 0 };
+    uint64_t nb_tensors, nb_kv, data_start, alignment = 32;
+    const uint8_t *data;
+    uint32_t version;
+    int ret;
+
+    if (size < 24 || memcmp(buf, "GGUF", 4)) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: not a GGUF file\n");
+        return AVERROR_INVALIDDATA;
+    }
+    r.p += 4;
+    version    = rd_u32(&r);
+    nb_tensors = rd_u64(&r);
+    nb_kv      = rd_u64(&r);
+    if (version != GGUF_VERSION) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: GGUF version %u, expected %d\n",
+               version, GGUF_VERSION);
+        return AVERROR_INVALIDDATA;
+    }
+    if (nb_tensors > MAX_COUNT || nb_kv > MAX_COUNT) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: too many tensors or keys\n");
+        return AVERROR_INVALIDDATA;
+    }
+    l->kv      = av_calloc(nb_kv + 1, sizeof(*l->kv));
+    l->tensors = av_calloc(nb_tensors + 1, sizeof(*l->tensors));
+    if (!l->kv || !l->tensors)
+        return AVERROR(ENOMEM);
+
+    for (int i = 0; i < nb_kv; i++) {
+        if ((ret = parse_kv(l, &r, &l->kv[i])) < 0) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: malformed metadata entry %d\n", i);
+            return ret;
+        }
+        for (int j = 0; j < i; j++)
+            if (l->kv[j].key_len == l->kv[i].key_len &&
+                !memcmp(l->kv[j].key, l->kv[i].key, l->kv[i].key_len)) {
+                av_log(l->logctx, AV_LOG_ERROR, "model: duplicate key %.*s\n",
+                       l->kv[i].key_len, l->kv[i].key);
+                return AVERROR_INVALIDDATA;
+            }
+        l->nb_kv = i + 1;
+    }
+    {
+        const GgufKv *a = find_kv(l, "general.alignment", GV_UINT32);
+        if (a)
+            alignment = AV_RL32(a->value);
+        if (alignment < 8 || alignment > 4096 || alignment & (alignment - 1)) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: bad alignment %"PRIu64"\n", alignment);
+            return AVERROR_INVALIDDATA;
+        }
+    }
+
+    for (int i = 0; i < nb_tensors; i++) {
+        GgufTensor *t = &l->tensors[i];
+        int type_size;
+        t->name   = rd_string(&r, &t->name_len);
+        t->n_dims = rd_u32(&r);
+        if (r.error || t->n_dims < 1 || t->n_dims > 4) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: malformed tensor entry %d\n", i);
+            return AVERROR_INVALIDDATA;
+        }
+        t->elements = 1;
+        for (int d = t->n_dims - 1; d >= 0; d--) {
+            uint64_t v = rd_u64(&r);
+            if (!v || v > MAX_ELEMENTS || t->elements * (int64_t)v > MAX_ELEMENTS) {
+                av_log(l->logctx, AV_LOG_ERROR, "model: tensor %.*s has bad dims\n",
+                       t->name_len, t->name);
+                return AVERROR_INVALIDDATA;
+            }
+            t->dims[d]   = v;
+            t->elements *= v;
+        }
+        t->type   = rd_u32(&r);
+        t->offset = rd_u64(&r);
+        type_size = tensor_type_size(t->type);
+        if (r.error || !type_size || t->offset % alignment) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: tensor %.*s: bad type or offset\n",
+                   t->name_len, t->name);
+            return AVERROR_INVALIDDATA;
+        }
+        for (int j = 0; j < i; j++)
+            if (l->tensors[j].name_len == t->name_len &&
+                !memcmp(l->tensors[j].name, t->name, t->name_len)) {
+                av_log(l->logctx, AV_LOG_ERROR, "model: duplicate tensor %.*s\n",
+                       t->name_len, t->name);
+                return AVERROR_INVALIDDATA;
+            }
+        l->nb_tensors = i + 1;
+    }
+
+    data_start = FFALIGN((uint64_t)(r.p - buf), alignment);
+    if (data_start > size) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: truncated before the tensor data\n");
+        return AVERROR_INVALIDDATA;
+    }
+    data = buf + data_start;
+    /* Every tensor must lie inside the file and not overlap the next one. */
+    for (int i = 0; i < l->nb_tensors; i++) {
+        GgufTensor *t = &l->tensors[i];
+        uint64_t bytes = t->elements * tensor_type_size(t->type);
+        if (t->offset > size - data_start || bytes > size - data_start - t->offset) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: tensor %.*s runs past the end of the file\n",
+                   t->name_len, t->name);
+            return AVERROR_INVALIDDATA;
+        }
+        for (int j = 0; j < i; j++) {
+            const GgufTensor *u = &l->tensors[j];
+            uint64_t ub = u->elements * tensor_type_size(u->type);
+            if (t->offset < u->offset + ub && u->offset < t->offset + bytes) {
+                av_log(l->logctx, AV_LOG_ERROR, "model: tensors %.*s and %.*s overlap\n",
+                       t->name_len, t->name, u->name_len, u->name);
+                return AVERROR_INVALIDDATA;
+            }
+        }
+        t->data = data + t->offset;
+    }
+
+    /* The content hash covers the whole data section. */
+    {
+        uint8_t digest[32];
+        uint32_t hash;
+        struct AVSHA *sha = av_sha_alloc();
+        if (!sha)
+            return AVERROR(ENOMEM);
+        av_sha_init(sha, 256);
+        av_sha_update(sha, data, size - data_start);
+        av_sha_final(sha, digest);
+        av_free(sha);
+        if ((ret = get_u32(l, "nic.content_hash", &hash)) < 0)
+            return ret;
+        if (AV_RB32(digest) != hash) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: content hash mismatch "
+                   "(file %08x, data %08x): the file is corrupted\n", hash, AV_RB32(digest));
+            return AVERROR_INVALIDDATA;
+        }
+    }
+    return 0;
+}
+
+static const GgufTensor *find_tensor(Loader *l, const char *name, int64_t d0, int64_t d1,
+                                     int64_t d2, int64_t d3)
+{
+    const int64_t want[4] = { d0, d1, d2, d3 };
+    int n_dims = d3 ? 4 : d2 ? 3 : d1 ? 2 : 1;
+    for (int i = 0; i < l->nb_tensors; i++) {
+        const GgufTensor *t = &l->tensors[i];
+        if (!name_eq(t->name, t->name_len, name))
+            continue;
+        if (t->n_dims != n_dims)
+            break;
+        for (int d = 0; d < n_dims; d++)
+            if (t->dims[d] != want[d])
+                goto bad_shape;
+        return t;
+    }
+    av_log(l->logctx, AV_LOG_ERROR, "model: tensor %s missing\n", name);
+    return NULL;
+bad_shape:
+    av_log(l->logctx, AV_LOG_ERROR, "model: tensor %s has the wrong shape\n", name);
+    return NULL;
+}
+
+static void *arena_alloc(Loader *l, size_t bytes)
+{
+    void *p;
+    bytes = FFALIGN(bytes, 64);
+    if (bytes > l->arena_size - l->arena_used)
+        return NULL;
+    p = l->arena + l->arena_used;
+    l->arena_used += bytes;
+    return p;
+}
+
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) << 31;
+    int exp = (h >> 10) & 0x1f;
+    uint32_t mant = h & 0x3ff, bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000 | mant << 13;
+    } else if (exp) {
+        bits = sign | (uint32_t)(exp + 112) << 23 | mant << 13;
+    } else if (mant) {
+        /* subnormal: normalize */
+        exp = 113;
+        while (!(mant & 0x400)) {
+            mant <<= 1;
+            exp--;
+        }
+        bits = sign | (uint32_t)exp << 23 | (mant & 0x3ff) << 13;
+    } else {
+        bits = sign;
+    }
+    return av_int2float(bits);
+}
+
+/** Copies a float tensor (F32 or F16) into the arena. */
+static const float *load_float(Loader *l, const char *name, int64_t d0, int64_t d1,
+                               int64_t d2, int64_t d3)
+{
+    const GgufTensor *t = find_tensor(l, name, d0, d1, d2, d3);
+    float *dst;
+    if (!t)
+        return NULL;
+    if (t->type != GT_F32 && t->type != GT_F16) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: tensor %s is not F32/F16\n", name);
+        return NULL;
+    }
+    if (!(dst = arena_alloc(l, t->elements * sizeof(float))))
+        return NULL;
+    for (int64_t i = 0; i < t->elements; i++) {
+        dst[i] = t->type == GT_F32 ? av_int2float(AV_RL32(t->data + 4 * i))
+                                   : half_to_float(AV_RL16(t->data + 2 * i));
+        if (!isfinite(dst[i])) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: tensor %s holds a non-finite value\n", name);
+            return NULL;
+        }
+    }
+    return dst;
+}
+
+static const GgufTensor *typed_tensor(Loader *l, const char *name, int type,
+                                      int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+{
+    const GgufTensor *t = find_tensor(l, name, d0, d1, d2, d3);
+    if (t && t->type != type) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: tensor %s has the wrong type\n", name);
+        return NULL;
+    }
+    return t;
+}
+
+static const int32_t *load_i32(Loader *l, const char *name, int64_t d0, int64_t d1)
+{
+    const GgufTensor *t = typed_tensor(l, name, GT_I32, d0, d1, 0, 0);
+    int32_t *dst;
+    if (!t || !(dst = arena_alloc(l, t->elements * sizeof(*dst))))
+        return NULL;
+    for (int64_t i = 0; i < t->elements; i++)
+        dst[i] = AV_RL32(t->data + 4 * i);
+    return dst;
+}
+
+static int load_conv(Loader *l, NicConv *c, const char *prefix, int in, int out,
+                     int k, int stride, int upsample)
+{
+    char name[64];
+    int rows = upsample ? 4 * out : out;
+    c->in       = in;
+    c->out      = rows;
+    c->k        = k;
+    c->stride   = stride;
+    c->upsample = upsample;
+    snprintf(name, sizeof(name), "%s.weight", prefix);
+    c->weight = load_float(l, name, rows, in, k, k);
+    snprintf(name, sizeof(name), "%s.bias", prefix);
+    c->bias = load_float(l, name, rows, 0, 0, 0);
+    return c->weight && c->bias ? 0 : AVERROR_INVALIDDATA;
+}
+
+static int load_gdn(Loader *l, NicGdn *g, const char *prefix, int channels, int inverse)
+{
+    char name[64];
+    g->channels = channels;
+    g->inverse  = inverse;
+    snprintf(name, sizeof(name), "%s.beta", prefix);
+    g->beta = load_float(l, name, channels, 0, 0, 0);
+    snprintf(name, sizeof(name), "%s.gamma", prefix);
+    g->gamma = load_float(l, name, channels, channels, 0, 0);
+    if (!g->beta || !g->gamma)
+        return AVERROR_INVALIDDATA;
+    for (int i = 0; i < channels; i++)
+        if (g->beta[i] <= 0) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: %s.beta is not positive\n", prefix);
+            return AVERROR_INVALIDDATA;
+        }
+    for (int i = 0; i < channels * channels; i++)
+        if (g->gamma[i] < 0) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: %s.gamma is negative\n", prefix);
+            return AVERROR_INVALIDDATA;
+        }
+    return 0;
+}
+
+static int load_int_conv(Loader *l, NicIntConv *c, const char *prefix, int in, int out,
+                         int upsample, int out_max)
+{
+    char name[64];
+    const GgufTensor *t;
+    double *w;
+    int64_t *add;
+    int rows = upsample ? 4 * out : out;
+
+    c->in       = in;
+    c->out      = rows;
+    c->upsample = upsample;
+    c->out_max  = out_max;
+
+    snprintf(name, sizeof(name), "%s.weight", prefix);
+    if (!(t = typed_tensor(l, name, GT_I8, rows, in, 3, 3)) ||
+        !(w = arena_alloc(l, t->elements * sizeof(*w))))
+        return AVERROR_INVALIDDATA;
+    for (int64_t i = 0; i < t->elements; i++)
+        w[i] = (int8_t)t->data[i];
+    c->weight = w;
+
+    snprintf(name, sizeof(name), "%s.bias", prefix);
+    c->bias = load_i32(l, name, rows, 0);
+    snprintf(name, sizeof(name), "%s.mult", prefix);
+    c->mult = load_i32(l, name, rows, 0);
+    snprintf(name, sizeof(name), "%s.add", prefix);
+    if (!(t = typed_tensor(l, name, GT_I64, rows, 0, 0, 0)) ||
+        !(add = arena_alloc(l, rows * sizeof(*add))))
+        return AVERROR_INVALIDDATA;
+    for (int i = 0; i < rows; i++)
+        add[i] = AV_RL64(t->data + 8 * i);
+    c->add = add;
+    snprintf(name, sizeof(name), "%s.shift", prefix);
+    if (!(t = typed_tensor(l, name, GT_I32, 1, 0, 0, 0)) || !c->bias || !c->mult)
+        return AVERROR_INVALIDDATA;
+    c->shift = (int32_t)AV_RL32(t->data);
+
+    /*
+     * The accumulation must stay exact: |acc| <= |bias| + 127 * 9 * in * 255
+     * must fit in int32 (and so in a double's 53 bits), and the requantization
+     * acc * mult + add must fit in int64.
+     */
+    if (c->shift < 1 || c->shift > 40) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: %s.shift out of range\n", prefix);
+        return AVERROR_INVALIDDATA;
+    }
+    for (int i = 0; i < rows; i++) {
+        int64_t acc_max = FFABS((int64_t)c->bias[i]) + 127LL * 9 * in * 255;
+        if (acc_max >= INT32_MAX || c->mult[i] == INT32_MIN ||
+            FFABS(c->add[i]) > (1LL << 50)) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: %s can overflow\n", prefix);
+            return AVERROR_INVALIDDATA;
+        }
+    }
+    return 0;
+}
+
+static int load_cdfs(Loader *l, NicCdfSet *set, const char *prefix, int count)
+{
+    char name[64];
+    const GgufTensor *data = NULL, *index;
+    uint32_t *cdf;
+    int ret;
+
+    snprintf(name, sizeof(name), "%s.cdf_index", prefix);
+    if (!(index = typed_tensor(l, name, GT_I32, count, 3, 0, 0)))
+        return AVERROR_INVALIDDATA;
+    snprintf(name, sizeof(name), "%s.cdf", prefix);
+    for (int i = 0; i < l->nb_tensors; i++)
+        if (name_eq(l->tensors[i].name, l->tensors[i].name_len, name))
+            data = &l->tensors[i];
+    if (!(data = typed_tensor(l, name, GT_I32, data ? data->dims[0] : 1, 0, 0, 0)))
+        return AVERROR_INVALIDDATA;
+
+    set->count  = count;
+    set->tables = arena_alloc(l, count * sizeof(*set->tables));
+    cdf         = arena_alloc(l, data->elements * sizeof(*cdf));
+    if (!set->tables || !cdf)
+        return AVERROR(ENOMEM);
+    for (int64_t i = 0; i < data->elements; i++)
+        cdf[i] = AV_RL32(data->data + 4 * i);
+
+    for (int i = 0; i < count; i++) {
+        int64_t start  = (int32_t)AV_RL32(index->data + 12 * i);
+        int32_t nsym   = AV_RL32(index->data + 12 * i + 4);
+        int32_t offset = AV_RL32(index->data + 12 * i + 8);
+        if (start < 0 || nsym < 2 || nsym > 32768 || start + nsym + 1 > data->elements ||
+            offset < -(1 << 24) || offset > (1 << 24) ||
+            (ret = ff_nic_cdf_validate(cdf + start, nsym)) < 0) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: %s table %d is invalid\n", prefix, i);
+            return AVERROR_INVALIDDATA;
+        }
+        set->tables[i].cdf    = cdf + start;
+        set->tables[i].nsym   = nsym;
+        set->tables[i].offset = offset;
+    }
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int index;
+} model_names[] = {
+    { "factorized",        1 },
+    { "hyperprior",        2 },
+    { "hyperprior-msssim", 3 },
+};
+
+const char *ff_nic_model_name(int index)
+{
+    for (int i = 0; i < FF_ARRAY_ELEMS(model_names); i++)
+        if (model_names[i].index == index)
+            return model_names[i].name;
+    return NULL;
+}
+
+static int load_model(Loader *l, NicModel *m)
+{
+    char arch[32];
+    uint32_t v, n, mm, q;
+    int ret, i;
+    const GgufKv *kv;
+
+    if ((ret = get_str(l, "general.architecture", arch, sizeof(arch))) < 0)
+        return ret;
+    if (strcmp(arch, "nic")) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: architecture '%s' is not nic\n", arch);
+        return AVERROR_INVALIDDATA;
+    }
+    if ((ret = get_u32(l, "nic.format_version", &v)) < 0)
+        return ret;
+    if (v != 1) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: format version %u is not supported\n", v);
+        return AVERROR_INVALIDDATA;
+    }
+    if ((ret = get_str(l, "nic.model", m->name, sizeof(m->name))) < 0 ||
+        (ret = get_str(l, "nic.arch", arch, sizeof(arch))) < 0 ||
+        (ret = get_u32(l, "nic.model_index", &v)) < 0 ||
+        (ret = get_u32(l, "nic.n", &n)) < 0 ||
+        (ret = get_u32(l, "nic.m", &mm)) < 0 ||
+        (ret = get_u32(l, "nic.qualities", &q)) < 0 ||
+        (ret = get_u32(l, "nic.content_hash", &m->hash)) < 0)
+        return ret;
+    if (!ff_nic_model_name(v) || strcmp(ff_nic_model_name(v), m->name)) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: index %u does not match name '%s'\n",
+               v, m->name);
+        return AVERROR_INVALIDDATA;
+    }
+    m->index = v;
+    if (!strcmp(arch, "factorized"))
+        m->arch = NIC_ARCH_FACTORIZED;
+    else if (!strcmp(arch, "hyperprior"))
+        m->arch = NIC_ARCH_HYPERPRIOR;
+    else {
+        av_log(l->logctx, AV_LOG_ERROR, "model: unknown arch '%s'\n", arch);
+        return AVERROR_INVALIDDATA;
+    }
+    if (n < 1 || n > 1024 || mm < 1 || mm > 1024 || q < 1 || q > 64) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: sizes out of range (n %u, m %u, q %u)\n",
+               n, mm, q);
+        return AVERROR_INVALIDDATA;
+    }
+    m->n = n;
+    m->m = mm;
+    m->qualities = q;
+    if ((kv = find_kv(l, "nic.training.steps", GV_UINT64)))
+        m->steps = AV_RL64(kv->value);
+    if ((ret = get_u32(l, "nic.cdf_precision", &v)) < 0)
+        return ret;
+    if (v != 16) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: CDF precision %u is not 16\n", v);
+        return AVERROR_INVALIDDATA;
+    }
+
+    for (i = 0; i < 4; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "g_a.%d", 2 * i);
+        if ((ret = load_conv(l, &m->g_a[i], name, i ? n : 3, i == 3 ? mm : n, 5, 2, 0)) < 0)
+            return ret;
+        snprintf(name, sizeof(name), "g_s.%d", 2 * i);
+        if ((ret = load_conv(l, &m->g_s[i], name, i ? n : mm, i == 3 ? 3 : n, 3, 1, 1)) < 0)
+            return ret;
+        if (i == 3)
+            break;
+        snprintf(name, sizeof(name), "g_a.%d", 2 * i + 1);
+        if ((ret = load_gdn(l, &m->g_a_gdn[i], name, n, 0)) < 0)
+            return ret;
+        snprintf(name, sizeof(name), "g_s.%d", 2 * i + 1);
+        if ((ret = load_gdn(l, &m->g_s_gdn[i], name, n, 1)) < 0)
+            return ret;
+    }
+    if (!(m->gain     = load_float(l, "gains.gain", q, mm, 0, 0)) ||
+        !(m->inv_gain = load_float(l, "gains.inv_gain", q, mm, 0, 0)))
+        return AVERROR_INVALIDDATA;
+
+    if (m->arch == NIC_ARCH_FACTORIZED) {
+        if (!(m->medians = load_float(l, "entropy_y.medians", q, mm, 0, 0)))
+            return AVERROR_INVALIDDATA;
+        return load_cdfs(l, &m->cdf_y, "entropy_y", q * mm);
+    }
+
+    if ((ret = get_u32(l, "nic.scale_levels", &v)) < 0)
+        return ret;
+    if (v < 2 || v > 1024) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: scale_levels %u out of range\n", v);
+        return AVERROR_INVALIDDATA;
+    }
+    m->scale_levels = v;
+    if ((ret = load_conv(l, &m->h_a[0], "h_a.0", mm, n, 3, 1, 0)) < 0 ||
+        (ret = load_conv(l, &m->h_a[1], "h_a.2", n, n, 5, 2, 0)) < 0 ||
+        (ret = load_conv(l, &m->h_a[2], "h_a.4", n, n, 5, 2, 0)) < 0 ||
+        (ret = load_conv(l, &m->h_s_mean[0], "h_s_mean.0", n, n, 3, 1, 1)) < 0 ||
+        (ret = load_conv(l, &m->h_s_mean[1], "h_s_mean.2", n, n, 3, 1, 1)) < 0 ||
+        (ret = load_conv(l, &m->h_s_mean[2], "h_s_mean.4", n, mm, 3, 1, 0)) < 0 ||
+        (ret = load_int_conv(l, &m->h_s_scale[0], "h_s_scale.l1", n, n, 1, 255)) < 0 ||
+        (ret = load_int_conv(l, &m->h_s_scale[1], "h_s_scale.l2", n, n, 1, 255)) < 0 ||
+        (ret = load_int_conv(l, &m->h_s_scale[2], "h_s_scale.l3", n, mm, 0, v - 1)) < 0 ||
+        (ret = load_cdfs(l, &m->cdf_z, "entropy_z", q * n)) < 0 ||
+        (ret = load_cdfs(l, &m->cdf_y, "entropy_y", v)) < 0)
+        return ret;
+    return 0;
+}
+
+int ff_nic_model_parse(NicModel **out, const uint8_t *buf, size_t size, void *logctx)
+{
+    Loader l = { .logctx = logctx };
+    NicModel *m = NULL;
+    int ret;
+
+    if ((ret = parse_container(&l, buf, size)) < 0)
+        goto fail;
+    /* Converted tensors take 4 bytes an element (floats, int32) or 8
+     * (int8 widened to double, int64, table descriptors). */
+    l.arena_size = 4096;
+    for (int i = 0; i < l.nb_tensors; i++) {
+        const GgufTensor *t = &l.tensors[i];
+        int esize = t->type == GT_F32 || t->type == GT_F16 ? 4 : 8;
+        l.arena_size += FFALIGN(t->elements * esize, 64) + 64;
+    }
+    if (!(l.arena = av_malloc(l.arena_size)) || !(m = av_mallocz(sizeof(*m)))) {
+        ret = AVERROR(ENOMEM);
+        goto fail;
+    }
+    if ((ret = load_model(&l, m)) < 0) {
+        if (ret == AVERROR_INVALIDDATA)
+            av_log(logctx, AV_LOG_ERROR, "model: rejected\n");
+        goto fail;
+    }
+    m->arena = l.arena;
+    *out = m;
+    av_freep(&l.kv);
+    av_freep(&l.tensors);
+    return 0;
+fail:
+    av_free(m);
+    av_freep(&l.arena);
+    av_freep(&l.kv);
+    av_freep(&l.tensors);
+    return ret;
+}
+
+int ff_nic_model_load(NicModel **out, const char *path, void *logctx)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    long size;
+    int ret;
+
+    if (!f)
+        return AVERROR(errno);
+    if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+        ret = AVERROR(EIO);
+        goto end;
+    }
+    if (size > MAX_MODEL_SIZE) {
+        av_log(logctx, AV_LOG_ERROR, "model: %s is too large\n", path);
+        ret = AVERROR_INVALIDDATA;
+        goto end;
+    }
+    if (!(buf = av_malloc(size + 1))) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    if (fread(buf, 1, size, f) != size) {
+        ret = AVERROR(EIO);
+        goto end;
+    }
+    ret = ff_nic_model_parse(out, buf, size, logctx);
+    if (ret < 0)
+        av_log(logctx, AV_LOG_ERROR, "model: cannot use %s\n", path);
+end:
+    av_free(buf);
+    fclose(f);
+    return ret;
+}
+
+static int try_dir(NicModel **out, const char *dir, int len, const char *name, void *logctx)
+{
+    char path[4096];
+    if (!len)
+        return AVERROR(ENOENT);
+    if (snprintf(path, sizeof(path), "%.*s/%s.gguf", len, dir, name) >= sizeof(path))
+        return AVERROR(ENAMETOOLONG);
+    av_log(logctx, AV_LOG_DEBUG, "model: trying %s\n", path);
+    return ff_nic_model_load(out, path, logctx);
+}
+
+int ff_nic_model_open(NicModel **out, const char *name, const char *dir, void *logctx)
+{
+    const char *env = getenv("NIC_MODEL_PATH");
+    int ret = AVERROR(ENOENT);
+
+    if (dir && *dir) {
+        ret = try_dir(out, dir, strlen(dir), name, logctx);
+    } else if (env && *env) {
+        while (*env) {
+            int len = strcspn(env, ":");
+            ret = try_dir(out, env, len, name, logctx);
+            if (ret != AVERROR(ENOENT))
+                break;
+            env += len + (env[len] == ':');
+        }
+    } else {
+#ifdef NIC_MODEL_DIR
+        ret = try_dir(out, NIC_MODEL_DIR, strlen(NIC_MODEL_DIR), name, logctx);
+#endif
+    }
+    if (ret == AVERROR(ENOENT))
+        av_log(logctx, AV_LOG_ERROR, "model '%s' not found (searched %s); set the model_dir "
+               "option or NIC_MODEL_PATH\n", name,
+               dir && *dir ? dir : env && *env ? env :
+#ifdef NIC_MODEL_DIR
+               NIC_MODEL_DIR
+#else
+               "nothing: built without NIC_MODEL_DIR"
+#endif
+               );
+    return ret;
+}
+
+void ff_nic_model_free(NicModel **model)
+{
+    if (!*model)
+        return;
+    av_freep(&(*model)->arena);
+    av_freep(model);
+}

@@ -1,0 +1,128 @@
+/*
+ * nic (neural image codec) decoder
+ *
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+#include "libavutil/opt.h"
+
+#include "avcodec.h"
+#include "codec_internal.h"
+#include "decode.h"
+#include "internal.h"
+#include "nic_bitstream.h"
+#include "nic_codec.h"
+#include "nic_compat.h"
+#include "nic_exec.h"
+#include "nic_model.h"
+
+typedef struct NicDecContext {
+    const AVClass *class;
+    char *model_dir;
+    NicModel *model;
+    NicExec exec;
+} NicDecContext;
+
+static av_cold int nic_decode_init(AVCodecContext *avctx)
+{
+    NicDecContext *s = avctx->priv_data;
+    return ff_nic_exec_init_avctx(&s->exec, avctx);
+}
+
+/** Loads the model a stream names, unless it is the one already loaded. */
+static int select_model(AVCodecContext *avctx, int index)
+{
+    NicDecContext *s = avctx->priv_data;
+    const char *name = ff_nic_model_name(index);
+
+    if (s->model && s->model->index == index)
+        return 0;
+    ff_nic_model_free(&s->model);
+    if (!name)
+        return AVERROR_INVALIDDATA;
+    return ff_nic_model_open(&s->model, name, s->model_dir, avctx);
+}
+
+static int nic_decode_frame(AVCodecContext *avctx, AVFrame *p,
+                            int *got_frame, AVPacket *avpkt)
+{
+    NicDecContext *s = avctx->priv_data;
+    NicHeader h;
+    NicImage img;
+    int ret;
+
+    if ((ret = ff_nic_header_parse(&h, avpkt->data, avpkt->size, avctx)) < 0)
+        return ret;
+    if ((ret = select_model(avctx, h.model)) < 0)
+        return ret;
+    if ((ret = ff_nic_check_header(s->model, &h, avpkt->size, avctx)) < 0)
+        return ret;
+    if ((ret = ff_set_dimensions(avctx, h.width, h.height)) < 0)
+        return ret;
+    avctx->pix_fmt = h.type == NIC_TYPE_GRAY ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24;
+    if ((ret = ff_get_buffer(avctx, p, 0)) < 0)
+        return ret;
+
+    img.data     = p->data[0];
+    img.linesize = p->linesize[0];
+    img.width    = h.width;
+    img.height   = h.height;
+    img.type     = h.type;
+    if ((ret = ff_nic_decode_image(s->model, &h, avpkt->data + NIC_HEADER_SIZE, &img,
+                                   &s->exec, avctx)) < 0)
+        return ret;
+
+    ff_nic_set_key_frame(p);
+    *got_frame = 1;
+    return avpkt->size;
+}
+
+static av_cold int nic_decode_close(AVCodecContext *avctx)
+{
+    NicDecContext *s = avctx->priv_data;
+    ff_nic_model_free(&s->model);
+    ff_nic_exec_free(&s->exec);
+    return 0;
+}
+
+#define OFFSET(x) offsetof(NicDecContext, x)
+#define VD AV_OPT_FLAG_VIDEO_PARAM | AV_OPT_FLAG_DECODING_PARAM
+static const AVOption options[] = {
+    { "model_dir", "directory of the nic model files (default: NIC_MODEL_PATH, then the built-in directory)",
+      OFFSET(model_dir), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VD },
+    { NULL },
+};
+
+static const AVClass nic_decoder_class = {
+    .class_name = "nic decoder",
+    .item_name  = av_default_item_name,
+    .option     = options,
+    .version    = LIBAVUTIL_VERSION_INT,
+};
+
+const FFCodec ff_nic_decoder = {
+    .p.name         = "nic",
+    CODEC_LONG_NAME("nic (neural image codec)"),
+    .p.type         = AVMEDIA_TYPE_VIDEO,
+    .p.id           = AV_CODEC_ID_NIC,
+    .p.capabilities = AV_CODEC_CAP_DR1 | AV_CODEC_CAP_SLICE_THREADS,
+    .p.priv_class   = &nic_decoder_class,
+    .priv_data_size = sizeof(NicDecContext),
+    .init           = nic_decode_init,
+    .close          = nic_decode_close,
+    FF_CODEC_DECODE_CB(nic_decode_frame),
+    .caps_internal  = FF_CODEC_CAP_INIT_CLEANUP,
+};

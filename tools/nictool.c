@@ -1,0 +1,224 @@
+/*
+ * nictool: the nic codec core without FFmpeg's demuxers and muxers, for
+ * tests, parity checks against PyTorch, and benchmarks.
+ *
+ *   nictool encode MODEL.gguf QUALITY in.ppm out.nic
+ *   nictool decode MODEL.gguf in.nic out.ppm
+ *   nictool latents MODEL.gguf QUALITY in.ppm out.i32   (quantized y, then z)
+ *   nictool bench MODEL.gguf QUALITY in.ppm RUNS         (median encode/decode seconds)
+ *
+ * Images are binary PPM (P6) or PGM (P5), 8 bits.  Threads: NIC_THREADS
+ * (default 1), run on pthreads the way libavcodec's slice threads run them.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "libavutil/log.h"
+#include "libavutil/mem.h"
+
+#include "libavcodec/nic_bitstream.h"
+#include "libavcodec/nic_codec.h"
+#include "libavcodec/nic_model.h"
+#include "libavcodec/nic_nn.h"
+
+typedef struct Pool {
+    int (*fn)(void *, int, int);
+    void *arg;
+    int nb_jobs, next, error;
+    pthread_mutex_t lock;
+} Pool;
+
+typedef struct Worker {
+    Pool *pool;
+    int thread;
+} Worker;
+
+static void *worker(void *p)
+{
+    Worker *w = p;
+    Pool *pool = w->pool;
+    for (;;) {
+        int job, ret;
+        pthread_mutex_lock(&pool->lock);
+        job = pool->next++;
+        pthread_mutex_unlock(&pool->lock);
+        if (job >= pool->nb_jobs)
+            return NULL;
+        if ((ret = pool->fn(pool->arg, job, w->thread)) < 0) {
+            pthread_mutex_lock(&pool->lock);
+            pool->error = ret;
+            pthread_mutex_unlock(&pool->lock);
+        }
+    }
+}
+
+static int run_threads(void *opaque, int (*fn)(void *, int, int), void *arg, int nb_jobs)
+{
+    int threads = *(int *)opaque;
+    Pool pool = { fn, arg, nb_jobs, 0, 0 };
+    pthread_t tid[64];
+    Worker w[64];
+    pthread_mutex_init(&pool.lock, NULL);
+    for (int i = 0; i < threads; i++) {
+        w[i] = (Worker){ &pool, i };
+        pthread_create(&tid[i], NULL, worker, &w[i]);
+    }
+    for (int i = 0; i < threads; i++)
+        pthread_join(tid[i], NULL);
+    pthread_mutex_destroy(&pool.lock);
+    return pool.error;
+}
+
+static int read_pnm(const char *path, NicImage *img)
+{
+    FILE *f = fopen(path, "rb");
+    char magic[3] = { 0 };
+    int maxval, ch;
+    if (!f || fscanf(f, "%2s %d %d %d", magic, &img->width, &img->height, &maxval) != 4 ||
+        maxval != 255 || (strcmp(magic, "P6") && strcmp(magic, "P5"))) {
+        fprintf(stderr, "%s: not an 8-bit binary PPM/PGM\n", path);
+        return -1;
+    }
+    fgetc(f);
+    img->type = magic[1] == '6' ? NIC_TYPE_RGB : NIC_TYPE_GRAY;
+    ch = img->type == NIC_TYPE_RGB ? 3 : 1;
+    img->linesize = (ptrdiff_t)img->width * ch;
+    img->data = malloc(img->linesize * img->height);
+    if (fread(img->data, img->linesize, img->height, f) != img->height) {
+        fprintf(stderr, "%s: truncated\n", path);
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
+static int write_pnm(const char *path, const NicImage *img)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    fprintf(f, "P%c\n%d %d\n255\n", img->type == NIC_TYPE_RGB ? '6' : '5',
+            img->width, img->height);
+    fwrite(img->data, img->linesize, img->height, f);
+    return fclose(f);
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int decode_file(NicModel *m, const uint8_t *buf, size_t size, NicImage *out,
+                       NicExec *exec)
+{
+    NicHeader h;
+    int ret;
+    if ((ret = ff_nic_header_parse(&h, buf, size, NULL)) < 0 ||
+        (ret = ff_nic_check_header(m, &h, size, NULL)) < 0)
+        return ret;
+    out->width    = h.width;
+    out->height   = h.height;
+    out->type     = h.type;
+    out->linesize = (ptrdiff_t)h.width * (h.type == NIC_TYPE_RGB ? 3 : 1);
+    out->data     = malloc(out->linesize * h.height);
+    return ff_nic_decode_image(m, &h, buf + NIC_HEADER_SIZE, out, exec, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    NicModel *m = NULL;
+    NicExec exec;
+    NicImage img = { 0 };
+    const char *env = getenv("NIC_THREADS");
+    int threads = env ? atoi(env) : 1;
+    uint8_t *buf = NULL;
+    size_t size;
+    int ret;
+
+    if (argc < 5) {
+        fprintf(stderr, "usage: nictool encode|decode|latents|bench MODEL ...\n");
+        return 2;
+    }
+    threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
+    openblas_set_num_threads(1);
+    av_log_set_level(AV_LOG_ERROR);
+    if (ff_nic_model_load(&m, argv[2], NULL) < 0) {
+        fprintf(stderr, "cannot load model %s\n", argv[2]);
+        return 1;
+    }
+    if (ff_nic_exec_init(&exec, threads, &threads, threads > 1 ? run_threads : NULL) < 0)
+        return 1;
+
+    if (!strcmp(argv[1], "encode") && argc == 6) {
+        FILE *f;
+        if (read_pnm(argv[4], &img) < 0)
+            return 1;
+        if ((ret = ff_nic_encode_image(m, atoi(argv[3]), &img, &exec, &buf, &size, NULL)) < 0) {
+            fprintf(stderr, "encode failed: %s\n", av_err2str(ret));
+            return 1;
+        }
+        f = fopen(argv[5], "wb");
+        fwrite(buf, 1, size, f);
+        fclose(f);
+        printf("%zu bytes, %.4f bpp\n", size, 8.0 * size / ((double)img.width * img.height));
+    } else if (!strcmp(argv[1], "decode") && argc == 5) {
+        FILE *f = fopen(argv[3], "rb");
+        NicImage out;
+        if (!f)
+            return 1;
+        fseek(f, 0, SEEK_END);
+        size = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        buf = malloc(size);
+        if (fread(buf, 1, size, f) != size)
+            return 1;
+        fclose(f);
+        if ((ret = decode_file(m, buf, size, &out, &exec)) < 0) {
+            fprintf(stderr, "decode failed: %s\n", av_err2str(ret));
+            return 1;
+        }
+        write_pnm(argv[4], &out);
+    } else if (!strcmp(argv[1], "bench") && argc == 6) {
+        int runs = atoi(argv[5]);
+        double te[64], td[64];
+        NicImage out;
+        if (read_pnm(argv[4], &img) < 0 || runs < 1 || runs > 64)
+            return 1;
+        for (int r = 0; r < runs; r++) {
+            double t0 = now();
+            av_freep(&buf);
+            if (ff_nic_encode_image(m, atoi(argv[3]), &img, &exec, &buf, &size, NULL) < 0)
+                return 1;
+            te[r] = now() - t0;
+            t0 = now();
+            if (decode_file(m, buf, size, &out, &exec) < 0)
+                return 1;
+            td[r] = now() - t0;
+            free(out.data);
+        }
+        qsort(te, runs, sizeof(double), cmp_double);
+        qsort(td, runs, sizeof(double), cmp_double);
+        printf("{\"encode_s\": %.4f, \"decode_s\": %.4f, \"bytes\": %zu, \"threads\": %d}\n",
+               te[runs / 2], td[runs / 2], size, threads);
+    } else {
+        fprintf(stderr, "bad arguments\n");
+        return 2;
+    }
+    av_free(buf);
+    ff_nic_exec_free(&exec);
+    ff_nic_model_free(&m);
+    return 0;
+}
