@@ -153,7 +153,8 @@ static void name(type *cols, const type *in, int cin, int h, int w, int k, int s
                 type *dst = cols + (size_t)((ci * k + ky) * k + kx) * nb * wo;      \
                 /* output columns whose input column lies inside [0, w) */          \
                 int x0 = FFMAX(0, (p - kx + s - 1) / s);                            \
-                int x1 = FFMIN(wo, (w - 1 + p - kx) / s + 1);                       \
+                int x1 = w - 1 + p - kx < 0 ? 0 :                                   \
+                         FFMIN(wo, (w - 1 + p - kx) / s + 1);                       \
                 for (int r = 0; r < nb; r++, dst += wo) {                           \
                     int iy = (r0 + r) * s + ky - p;                                 \
                     const type *src;                                                \
