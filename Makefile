@@ -1,0 +1,207 @@
+# nic: build FFmpeg with the nic (neural image codec) codec.
+#
+#   make [build]          fetch, patch, configure, build and install FFmpeg
+#                         into build/install (FFMPEG=9.0 by default)
+#   make demo             build, then encode/decode samples/ (build/demo/)
+#   make check            nic unit tests + FATE nic tests + FFmpeg's own
+#                         sample-free FATE tests of this configuration
+#   make install          install ffmpeg, ffprobe, ffplay, libraries and the
+#                         models into PREFIX (/usr/local)
+#   make clean            remove FFmpeg trees, build/install and build/demo
+#   make distclean        remove build/ entirely (downloads included)
+#
+# Variables:
+#   FFMPEG=9.0|8.1|7.1|5.1   FFmpeg release line (default 9.0)
+#   FFMPEG_SRC=/path         integrate into your own FFmpeg tree instead; the
+#                            release line is read from its RELEASE file
+#   PREFIX=/usr/local        for make install (DESTDIR is honoured)
+#   JOBS=2                   parallel jobs for FFmpeg's build and FATE
+#   NIC=no                   configure FFmpeg without nic (tests the patches
+#                            and the rest of the build on their own)
+#   CONFIGURE_EXTRA=...      more FFmpeg configure options
+
+FFMPEG     ?= 9.0
+PREFIX     ?= /usr/local
+JOBS       ?= 2
+NIC        ?= yes
+BUILD      ?= build
+FFMPEG_SRC ?=
+
+ROOT     := $(CURDIR)
+BUILDDIR := $(abspath $(BUILD))
+DL       := $(BUILDDIR)/dl
+STAGE    := $(BUILDDIR)/install
+
+SUPPORTED     := 9.0 8.1 7.1 5.1
+UPSTREAM_9.0  := 9.0.2
+UPSTREAM_8.1  := 8.1.2
+UPSTREAM_7.1  := 7.1.5
+UPSTREAM_5.1  := 5.1.9
+
+ifneq ($(FFMPEG_SRC),)
+  TREE := $(abspath $(FFMPEG_SRC))
+  ifneq ($(origin FFMPEG),command line)
+    FFMPEG := $(shell sed -n '1s/^\([0-9]*\.[0-9]*\).*/\1/p' $(TREE)/RELEASE 2>/dev/null)
+  endif
+  FFVER := $(FFMPEG)
+else
+  FFVER := $(UPSTREAM_$(FFMPEG))
+  TREE  ?= $(BUILDDIR)/ffmpeg-$(FFVER)
+endif
+
+ifeq ($(filter $(FFMPEG),$(SUPPORTED)),)
+  $(error FFmpeg release line '$(FFMPEG)' is not supported (supported: $(SUPPORTED)))
+endif
+
+PATCHES  := $(sort $(wildcard $(ROOT)/patches/$(FFMPEG)/*.patch))
+TARBALL  := $(DL)/ffmpeg_$(FFVER).orig.tar.xz
+# where configure installs to (and where NIC_MODEL_DIR points)
+CONF_PREFIX ?= $(STAGE)
+
+NIC_COMPONENTS := --enable-encoder=nic --enable-decoder=nic --enable-parser=nic
+ifeq ($(NIC),no)
+  NIC_COMPONENTS := --disable-encoder=nic --disable-decoder=nic --disable-parser=nic
+endif
+
+# A deliberately small FFmpeg: what nic users need to get images and clips in
+# and out, plus what FATE needs for the tests this configuration can run.
+CONFIGURE_FLAGS := \
+	--prefix=$(CONF_PREFIX) \
+	--disable-everything --disable-doc --disable-autodetect \
+	--enable-sdl2 --enable-zlib --enable-openblas \
+	$(NIC_COMPONENTS) \
+	--enable-encoder=png,rawvideo,ffv1,ppm,pgm,pam \
+	--enable-decoder=png,rawvideo,ffv1,ppm,pgm,pam,mjpeg,h264,hevc,mpeg4 \
+	--enable-parser=png,mjpeg,h264,hevc,mpeg4video \
+	--enable-demuxer=image2,image2pipe,image_nic_pipe,image_png_pipe,image_ppm_pipe,image_pgm_pipe,image_pam_pipe,image_jpeg_pipe \
+	--enable-demuxer=matroska,nut,avi,mov,rawvideo,h264,hevc,m4v,mjpeg \
+	--enable-muxer=image2,image2pipe,matroska,nut,avi,mov,mp4,rawvideo,framecrc,framemd5,framehash,md5,crc,hash,null \
+	--enable-protocol=file,pipe \
+	--enable-bsf=h264_mp4toannexb,hevc_mp4toannexb,extract_extradata \
+	--enable-indev=lavfi \
+	--enable-filter=scale,format,null,copy,split,crop,pad,testsrc,testsrc2,color,psnr,ssim,showinfo,setpts,fps,trim \
+	$(CONFIGURE_EXTRA)
+
+.NOTPARALLEL:
+.PHONY: all build deps fetch tree sync configure ffmpeg stage demo check \
+        check-unit check-fate check-fate-ffmpeg install clean distclean FORCE
+
+all: build
+
+build: deps stage
+
+deps:
+	@$(ROOT)/tools/install-deps.sh
+
+ifeq ($(FFMPEG_SRC),)
+fetch:
+	@$(ROOT)/tools/fetch-ffmpeg.sh $(FFMPEG) $(DL) $(BUILDDIR)/apt >/dev/null
+
+# Unpack the checked tarball and apply patches/<release>/ in order.
+$(TREE)/.nic-patched: $(PATCHES) | fetch
+	rm -rf $(TREE) $(TREE).tmp
+	mkdir -p $(TREE).tmp
+	tar -xJf $(TARBALL) -C $(TREE).tmp --strip-components=1
+	set -e; cd $(TREE).tmp; for p in $(PATCHES); do \
+		echo "applying $${p#$(ROOT)/}"; \
+		patch -p1 -s -f --no-backup-if-mismatch < $$p; \
+	done
+	touch $(TREE).tmp/.nic-patched
+	mv $(TREE).tmp $(TREE)
+else
+fetch:
+	@test -f $(TREE)/configure || { echo "FFMPEG_SRC=$(FFMPEG_SRC) is not an FFmpeg tree"; exit 1; }
+
+# Apply the patches to the user's tree unless they are applied already.
+$(TREE)/.nic-patched: $(PATCHES) | fetch
+	set -e; cd $(TREE); for p in $(PATCHES); do \
+		if patch -p1 -R -s -f --dry-run < $$p >/dev/null 2>&1; then \
+			echo "already applied: $${p#$(ROOT)/}"; \
+		else \
+			echo "applying $${p#$(ROOT)/}"; \
+			patch -p1 -s -f --no-backup-if-mismatch < $$p; \
+		fi; \
+	done
+	touch $@
+endif
+
+tree: $(TREE)/.nic-patched
+
+# Copy our sources into the tree; only files whose content changed are
+# copied, so FFmpeg's make rebuilds just what depends on them.
+#   $(call copy_changed,FILES,DESTDIR[,DESTNAME])
+define copy_changed
+	set -e; mkdir -p $(2); for f in $(1); do \
+		[ -f "$$f" ] || continue; \
+		t=$(2)/$(if $(3),$(3),$$(basename $$f)); \
+		cmp -s "$$f" "$$t" || { cp "$$f" "$$t"; echo "  sync $${f#$(ROOT)/} -> $${t#$(TREE)/}"; }; \
+	done
+endef
+
+sync: tree
+	@$(call copy_changed,$(wildcard $(ROOT)/libavcodec_nic/*.c $(ROOT)/libavcodec_nic/*.h $(ROOT)/libavcodec_nic/nic.mak),$(TREE)/libavcodec)
+	@$(call copy_changed,$(wildcard $(ROOT)/libavcodec_nic/tests/*.c),$(TREE)/libavcodec/tests)
+	@$(call copy_changed,$(wildcard $(ROOT)/libavformat_nic/*.c $(ROOT)/libavformat_nic/*.h),$(TREE)/libavformat)
+	@$(call copy_changed,$(wildcard $(ROOT)/fate-tests/*.mak),$(TREE)/tests/fate)
+	@$(call copy_changed,$(wildcard $(ROOT)/fate-tests/ref/*),$(TREE)/tests/ref/fate)
+	@$(call copy_changed,$(ROOT)/configure-snippet,$(TREE)/ffbuild,nic-configure.sh)
+
+# Re-run configure when its options, the snippet or the patches change.
+$(TREE)/.nic-configure-flags: FORCE | tree
+	@echo '$(CONFIGURE_FLAGS)' | cmp -s - $@ || echo '$(CONFIGURE_FLAGS)' > $@
+
+$(TREE)/ffbuild/config.mak: $(TREE)/.nic-configure-flags $(TREE)/.nic-patched $(ROOT)/configure-snippet | sync
+	cd $(TREE) && ./configure $(CONFIGURE_FLAGS)
+	@touch $@
+
+configure: $(TREE)/ffbuild/config.mak
+
+ffmpeg: configure sync
+	nice $(MAKE) -C $(TREE) -j$(JOBS)
+
+# Install into CONF_PREFIX (build/install unless installing elsewhere) with
+# the models next to it, where NIC_MODEL_DIR points.
+stage: ffmpeg
+	$(MAKE) -C $(TREE) install
+	$(call install_models,$(DESTDIR)$(CONF_PREFIX)/share/ffmpeg/nic)
+
+define install_models
+	@mkdir -p $(1)
+	@set -e; n=0; for m in $(wildcard $(ROOT)/models/*.gguf); do \
+		install -m 644 "$$m" $(1)/; n=$$((n+1)); done; \
+	echo "installed $$n model file(s) into $(1)"
+endef
+
+demo: build
+	NIC_DEMO_BIN=$(STAGE)/bin $(ROOT)/tools/demo.sh $(BUILDDIR)/demo
+
+# Unit tests and FATE: `fate-nic` runs ours; `fate` without SAMPLES runs
+# every test of FFmpeg's that this configuration enables and that needs no
+# sample files.
+check: build check-unit check-fate-ffmpeg
+
+check-unit check-fate: ffmpeg
+	nice $(MAKE) -C $(TREE) -j$(JOBS) fate-nic
+
+check-fate-ffmpeg: ffmpeg
+	nice $(MAKE) -C $(TREE) -j$(JOBS) fate SAMPLES=
+
+# make install: a tree configured for PREFIX (so the compiled-in model
+# directory is PREFIX's); a separate tree unless PREFIX is build/install.
+ifeq ($(abspath $(PREFIX)),$(STAGE))
+install: build
+else ifeq ($(FFMPEG_SRC),)
+install: deps
+	$(MAKE) stage CONF_PREFIX=$(abspath $(PREFIX)) TREE=$(BUILDDIR)/ffmpeg-$(FFVER)-prefix
+else
+install: deps
+	$(MAKE) stage CONF_PREFIX=$(abspath $(PREFIX))
+endif
+
+clean:
+	rm -rf $(BUILDDIR)/ffmpeg-* $(STAGE) $(BUILDDIR)/demo
+
+distclean:
+	rm -rf $(BUILDDIR)
+
+FORCE:
