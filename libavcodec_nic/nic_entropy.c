@@ -1,0 +1,143 @@
+/*
+ * nic entropy coding of integer values with CDF tables
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+#include <stdint.h>
+
+#include "libavutil/avassert.h"
+#include "libavutil/common.h"
+#include "libavutil/error.h"
+
+#include "nic_entropy.h"
+#include "nic_rans.h"
+
+int ff_nic_cdf_validate(const uint32_t *cdf, int nsym)
+{
+    if (!cdf || nsym < 2 || nsym > (int)NIC_RANS_PROB_SCALE)
+        return AVERROR_INVALIDDATA;
+    if (cdf[0] != 0 || cdf[nsym] != NIC_RANS_PROB_SCALE)
+        return AVERROR_INVALIDDATA;
+    for (int i = 0; i < nsym; i++)
+        if (cdf[i] >= cdf[i + 1])
+            return AVERROR_INVALIDDATA;
+    return 0;
+}
+
+int ff_nic_encode_value(NicRansEncoder *e, const NicCdf *c, int32_t value)
+{
+    const int esc = c->nsym - 1;
+    const int64_t lo = c->offset;
+    const int64_t hi = lo + esc - 1;
+    uint32_t e1;
+    int k, ret;
+
+    av_assert1(c->nsym >= 2);
+
+    if (value >= lo && value <= hi) {
+        int s = value - lo;
+        return ff_nic_rans_enc_put(e, c->cdf[s], c->cdf[s + 1] - c->cdf[s]);
+    }
+
+    /* e + 1 with e = 2 * distance + 1 (below) or 2 * distance (above) */
+    {
+        uint64_t e64 = value < lo ? 2 * (uint64_t)(lo - 1 - value) + 1
+                                  : 2 * (uint64_t)(value - hi - 1);
+        if (e64 + 1 >= 1ULL << (NIC_ESCAPE_MAX_K + 1))
+            return AVERROR(ERANGE);
+        e1 = e64 + 1;
+    }
+    k = av_log2(e1);
+
+    /* escape + k + at most two mantissa fields */
+    ret = ff_nic_rans_enc_reserve(e, 4);
+    if (ret < 0)
+        return ret;
+    ret = ff_nic_rans_enc_put(e, c->cdf[esc], NIC_RANS_PROB_SCALE - c->cdf[esc]);
+    if (ret < 0)
+        return ret;
+    ff_nic_rans_enc_put_bits(e, k, 5);
+    if (k > 16) {
+        ff_nic_rans_enc_put_bits(e, (e1 >> 16) & ((1U << (k - 16)) - 1), k - 16);
+        ff_nic_rans_enc_put_bits(e, e1 & 0xffff, 16);
+    } else if (k > 0) {
+        ff_nic_rans_enc_put_bits(e, e1 & ((1U << k) - 1), k);
+    }
+    return 0;
+}
+
+int ff_nic_decode_value(NicRansDecoder *d, const NicCdf *c, int32_t *value)
+{
+    const uint32_t *cdf = c->cdf;
+    const int esc = c->nsym - 1;
+    unsigned slot;
+    int s, len;
+    uint32_t e1;
+    int64_t v;
+    int k;
+
+    *value = 0;
+    if (d->error)
+        return AVERROR_INVALIDDATA;
+
+    /*
+     * Binary search for the s with cdf[s] <= slot < cdf[s + 1]. cdf[0] = 0
+     * and cdf[n] = 65536 > slot, so the answer is the last s in [0, n) with
+     * cdf[s] <= slot. The loop count depends only on n and the select
+     * compiles to a conditional move: no mispredicted branches.
+     */
+    slot = ff_nic_rans_dec_peek(d);
+    s    = 0;
+    len  = c->nsym;
+    while (len > 1) {
+        int half = len >> 1;
+        s    = cdf[s + half] <= slot ? s + half : s;
+        len -= half;
+    }
+    ff_nic_rans_dec_advance(d, cdf[s], cdf[s + 1] - cdf[s]);
+
+    if (s != esc) {
+        v = (int64_t)c->offset + s;
+    } else {
+        k = ff_nic_rans_dec_get_bits(d, 5);
+        if (k > NIC_ESCAPE_MAX_K) {
+            d->error = 1;
+            return AVERROR_INVALIDDATA;
+        }
+        e1 = 1U << k;
+        if (k > 16) {
+            e1 |= ff_nic_rans_dec_get_bits(d, k - 16) << 16;
+            e1 |= ff_nic_rans_dec_get_bits(d, 16);
+        } else if (k > 0) {
+            e1 |= ff_nic_rans_dec_get_bits(d, k);
+        }
+        e1 -= 1;
+        if (e1 & 1)
+            v = (int64_t)c->offset - 1 - (e1 >> 1);
+        else
+            v = (int64_t)c->offset + esc + (e1 >> 1);
+        if (v < INT32_MIN || v > INT32_MAX) {
+            d->error = 1;
+            return AVERROR_INVALIDDATA;
+        }
+    }
+    if (d->error)
+        return AVERROR_INVALIDDATA;
+    *value = v;
+    return 0;
+}
