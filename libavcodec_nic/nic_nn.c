@@ -256,6 +256,7 @@ int ff_nic_conv(const NicConv *l, const NicTensor *in, NicTensor *out, NicExec *
     if (ret < 0)
         return ret;
     j.rows = block_rows(l->in * l->k * l->k, j.ho, j.wo, exec->nb_threads);
+    exec->flops += 2ULL * l->out * l->in * l->k * l->k * j.ho * j.wo;
     return exec->run(exec->opaque, conv_block, &j, (j.ho + j.rows - 1) / j.rows);
 }
 
@@ -305,6 +306,7 @@ int ff_nic_gdn(const NicGdn *g, NicTensor *t, NicExec *exec)
     GdnJob j = { .g = g, .t = t, .exec = exec, .hw = (size_t)t->h * t->w };
     if (t->c != g->channels)
         return AVERROR_BUG;
+    exec->flops += 2ULL * g->channels * g->channels * j.hw;
     return exec->run(exec->opaque, gdn_block, &j, (j.hw + GDN_BLOCK - 1) / GDN_BLOCK);
 }
 

@@ -59,6 +59,7 @@ typedef struct NicExec {
     int (*run)(void *opaque, int (*fn)(void *arg, int job, int thread),
                void *arg, int nb_jobs);
     NicScratch *scratch;   ///< nb_threads entries
+    uint64_t flops;        ///< floating-point operations issued so far (for benchmarks)
 } NicExec;
 
 int  ff_nic_tensor_alloc(NicTensor *t, int c, int h, int w);

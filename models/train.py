@@ -63,7 +63,7 @@ class ThreadTuner:
     then and keeps the faster: two threads are slower whenever something
     else runs on the machine."""
 
-    def __init__(self, spec, probe_every=400, probe_len=20):
+    def __init__(self, spec, probe_every=100, probe_len=10):
         self.auto = spec == "auto"
         self.current = 1 if self.auto else int(spec)
         self.probe_every, self.probe_len = probe_every, probe_len

@@ -4,8 +4,7 @@
  *
  *   nictool encode MODEL.gguf QUALITY in.ppm out.nic
  *   nictool decode MODEL.gguf in.nic out.ppm
- *   nictool latents MODEL.gguf QUALITY in.ppm out.i32   (quantized y, then z)
- *   nictool bench MODEL.gguf QUALITY in.ppm RUNS         (median encode/decode seconds)
+ *   nictool bench MODEL.gguf QUALITY in.ppm RUNS   (median encode/decode seconds, GFLOP/s)
  *
  * Images are binary PPM (P6) or PGM (P5), 8 bits.  Threads: NIC_THREADS
  * (default 1), run on pthreads the way libavcodec's slice threads run them.
@@ -149,7 +148,7 @@ int main(int argc, char **argv)
     int ret;
 
     if (argc < 5) {
-        fprintf(stderr, "usage: nictool encode|decode|latents|bench MODEL ...\n");
+        fprintf(stderr, "usage: nictool encode|decode|bench MODEL ...\n");
         return 2;
     }
     threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
@@ -194,25 +193,31 @@ int main(int argc, char **argv)
     } else if (!strcmp(argv[1], "bench") && argc == 6) {
         int runs = atoi(argv[5]);
         double te[64], td[64];
+        uint64_t fe = 0, fd = 0;
         NicImage out;
         if (read_pnm(argv[4], &img) < 0 || runs < 1 || runs > 64)
             return 1;
         for (int r = 0; r < runs; r++) {
             double t0 = now();
             av_freep(&buf);
+            exec.flops = 0;
             if (ff_nic_encode_image(m, atoi(argv[3]), &img, &exec, &buf, &size, NULL) < 0)
                 return 1;
             te[r] = now() - t0;
+            fe = exec.flops;
+            exec.flops = 0;
             t0 = now();
             if (decode_file(m, buf, size, &out, &exec) < 0)
                 return 1;
             td[r] = now() - t0;
+            fd = exec.flops;
             free(out.data);
         }
         qsort(te, runs, sizeof(double), cmp_double);
         qsort(td, runs, sizeof(double), cmp_double);
-        printf("{\"encode_s\": %.4f, \"decode_s\": %.4f, \"bytes\": %zu, \"threads\": %d}\n",
-               te[runs / 2], td[runs / 2], size, threads);
+        printf("{\"encode_s\": %.4f, \"decode_s\": %.4f, \"encode_gflop\": %.3f, "
+               "\"decode_gflop\": %.3f, \"bytes\": %zu, \"threads\": %d}\n",
+               te[runs / 2], td[runs / 2], fe * 1e-9, fd * 1e-9, size, threads);
     } else {
         fprintf(stderr, "bad arguments\n");
         return 2;
