@@ -15,6 +15,8 @@
 #   FFMPEG_SRC=/path         integrate into your own FFmpeg tree instead; the
 #                            release line is read from its RELEASE file
 #   PREFIX=/usr/local        for make install (DESTDIR is honoured)
+#   INSTALL_LIBS=yes         make install also installs FFmpeg's static
+#                            libraries, headers and pkg-config files
 #   JOBS=2                   parallel jobs for FFmpeg's build and FATE
 #   NIC=no                   configure FFmpeg without nic (tests the patches
 #                            and the rest of the build on their own)
@@ -70,8 +72,8 @@ CONFIGURE_FLAGS := \
 	--disable-everything --disable-doc --disable-autodetect \
 	--enable-sdl2 --enable-zlib --enable-openblas \
 	$(NIC_COMPONENTS) \
-	--enable-encoder=png,rawvideo,ffv1,ppm,pgm,pam \
-	--enable-decoder=png,rawvideo,ffv1,ppm,pgm,pam,mjpeg,h264,hevc,mpeg4 \
+	--enable-encoder=png,rawvideo,ffv1,ppm,pgm,pam,wrapped_avframe \
+	--enable-decoder=png,rawvideo,ffv1,ppm,pgm,pam,wrapped_avframe,mjpeg,h264,hevc,mpeg4 \
 	--enable-parser=png,mjpeg,h264,hevc,mpeg4video \
 	--enable-demuxer=image2,image2pipe,image_nic_pipe,image_png_pipe,image_ppm_pipe,image_pgm_pipe,image_pam_pipe,image_jpeg_pipe \
 	--enable-demuxer=matroska,nut,avi,mov,rawvideo,h264,hevc,m4v,mjpeg \
@@ -142,8 +144,12 @@ sync: tree
 	@$(call copy_changed,$(wildcard $(ROOT)/libavcodec_nic/*.c $(ROOT)/libavcodec_nic/*.h $(ROOT)/libavcodec_nic/nic.mak),$(TREE)/libavcodec)
 	@$(call copy_changed,$(wildcard $(ROOT)/libavcodec_nic/tests/*.c),$(TREE)/libavcodec/tests)
 	@$(call copy_changed,$(wildcard $(ROOT)/libavformat_nic/*.c $(ROOT)/libavformat_nic/*.h),$(TREE)/libavformat)
-	@$(call copy_changed,$(wildcard $(ROOT)/fate-tests/*.mak),$(TREE)/tests/fate)
-	@$(call copy_changed,$(wildcard $(ROOT)/fate-tests/ref/*),$(TREE)/tests/ref/fate)
+	@$(call copy_changed,$(wildcard $(ROOT)/fate-tests/nic.mak),$(TREE)/tests/fate)
+	@set -e; cd $(ROOT)/fate-tests 2>/dev/null || exit 0; \
+	find . -type f ! -path ./nic.mak | while read -r f; do \
+		t=$(TREE)/tests/nic/$${f#./}; mkdir -p "$$(dirname "$$t")"; \
+		cmp -s "$$f" "$$t" || { cp "$$f" "$$t"; echo "  sync fate-tests/$${f#./} -> tests/nic/$${f#./}"; }; \
+	done
 	@$(call copy_changed,$(ROOT)/configure-snippet,$(TREE)/ffbuild,nic-configure.sh)
 
 # Re-run configure when its options, the snippet or the patches change.
@@ -161,8 +167,9 @@ ffmpeg: configure sync
 
 # Install into CONF_PREFIX (build/install unless installing elsewhere) with
 # the models next to it, where NIC_MODEL_DIR points.
+FF_INSTALL ?= install
 stage: ffmpeg
-	$(MAKE) -C $(TREE) install
+	$(MAKE) -C $(TREE) $(FF_INSTALL)
 	$(call install_models,$(DESTDIR)$(CONF_PREFIX)/share/ffmpeg/nic)
 
 define install_models
@@ -180,22 +187,32 @@ demo: build
 # sample files.
 check: build check-unit check-fate-ffmpeg
 
+# The FATE tests take the models from NIC_MODEL_PATH (default: models/).
+NIC_MODEL_PATH ?= $(ROOT)/models
+# GIT_CEILING_DIRECTORIES: a tree under build/ must not be taken for part of
+# this repository's git checkout (fate-source runs git grep).
+FATE_ENV := NIC_MODEL_PATH=$(NIC_MODEL_PATH) GIT_CEILING_DIRECTORIES=$(abspath $(TREE)/..)
+
 check-unit check-fate: ffmpeg
-	nice $(MAKE) -C $(TREE) -j$(JOBS) fate-nic
+	$(FATE_ENV) nice $(MAKE) -C $(TREE) -j$(JOBS) fate-nic
 
 check-fate-ffmpeg: ffmpeg
-	nice $(MAKE) -C $(TREE) -j$(JOBS) fate SAMPLES=
+	$(FATE_ENV) nice $(MAKE) -C $(TREE) -j$(JOBS) fate SAMPLES=
 
-# make install: a tree configured for PREFIX (so the compiled-in model
-# directory is PREFIX's); a separate tree unless PREFIX is build/install.
+# make install: programs, presets and models (libraries and headers too
+# with INSTALL_LIBS=yes) from a tree configured for PREFIX, so that the
+# compiled-in model directory is PREFIX's; that is a tree of its own unless
+# PREFIX is build/install.
+INSTALL_WHAT := $(if $(filter yes,$(INSTALL_LIBS)),install,install-progs install-data)
 ifeq ($(abspath $(PREFIX)),$(STAGE))
 install: build
 else ifeq ($(FFMPEG_SRC),)
 install: deps
-	$(MAKE) stage CONF_PREFIX=$(abspath $(PREFIX)) TREE=$(BUILDDIR)/ffmpeg-$(FFVER)-prefix
+	$(MAKE) stage CONF_PREFIX=$(abspath $(PREFIX)) TREE=$(BUILDDIR)/ffmpeg-$(FFVER)-prefix \
+		FF_INSTALL="$(INSTALL_WHAT)"
 else
 install: deps
-	$(MAKE) stage CONF_PREFIX=$(abspath $(PREFIX))
+	$(MAKE) stage CONF_PREFIX=$(abspath $(PREFIX)) FF_INSTALL="$(INSTALL_WHAT)"
 endif
 
 clean:
