@@ -35,6 +35,7 @@ DL       := $(BUILDDIR)/dl
 STAGE    := $(BUILDDIR)/install
 
 SUPPORTED     := 9.0 8.1 7.1 5.1
+comma         := ,
 UPSTREAM_9.0  := 9.0.2
 UPSTREAM_8.1  := 8.1.2
 UPSTREAM_7.1  := 7.1.5
@@ -78,7 +79,7 @@ CONFIGURE_FLAGS := \
 	--enable-demuxer=image2,image2pipe,image_nic_pipe,image_png_pipe,image_ppm_pipe,image_pgm_pipe,image_pam_pipe,image_jpeg_pipe \
 	--enable-demuxer=matroska,nut,avi,mov,rawvideo,h264,hevc,m4v,mjpeg \
 	--enable-muxer=image2,image2pipe,matroska,nut,avi,mov,mp4,rawvideo,framecrc,framemd5,framehash,md5,crc,hash,null \
-	--enable-protocol=file,pipe \
+	--enable-protocol=file,pipe$(if $(filter 5.1,$(FFMPEG)),,$(comma)fd) \
 	--enable-bsf=h264_mp4toannexb,hevc_mp4toannexb,extract_extradata \
 	--enable-indev=lavfi \
 	--enable-filter=scale,format,null,copy,split,crop,pad,testsrc,testsrc2,color,psnr,ssim,showinfo,setpts,fps,trim \
@@ -86,7 +87,8 @@ CONFIGURE_FLAGS := \
 
 .NOTPARALLEL:
 .PHONY: all build deps fetch tree sync configure ffmpeg stage demo check \
-        check-unit check-fate check-fate-ffmpeg install clean distclean FORCE
+        check-unit check-fate check-fate-ffmpeg check-bitexact check-parity \
+        bench fuzz install clean distclean FORCE
 
 all: build
 
@@ -185,7 +187,7 @@ demo: build
 # Unit tests and FATE: `fate-nic` runs ours; `fate` without SAMPLES runs
 # every test of FFmpeg's that this configuration enables and that needs no
 # sample files.
-check: build check-unit check-fate-ffmpeg
+check: build check-unit check-fate-ffmpeg check-bitexact check-parity
 
 # The FATE tests take the models from NIC_MODEL_PATH (default: models/).
 NIC_MODEL_PATH ?= $(ROOT)/models
@@ -198,6 +200,60 @@ check-unit check-fate: ffmpeg
 
 check-fate-ffmpeg: ffmpeg
 	$(FATE_ENV) nice $(MAKE) -C $(TREE) -j$(JOBS) fate SAMPLES=
+
+# Tools linked against the tree's static libraries (the codec core, no
+# (de)muxers): nictool for parity and benchmarks, the sgemm yardstick.
+NICTOOL := $(BUILDDIR)/nictool
+TREE_LIBS = $(TREE)/libavcodec/libavcodec.a $(TREE)/libavutil/libavutil.a \
+	$$(sed -n 's/^EXTRALIBS-avcodec=//p; s/^EXTRALIBS-avutil=//p' $(TREE)/ffbuild/config.mak)
+BLAS_CFLAGS = $$(pkg-config --cflags openblas)
+
+$(NICTOOL): $(ROOT)/tools/nictool.c ffmpeg
+	$(CC) -O2 -std=c11 -D_GNU_SOURCE -I$(TREE) $(BLAS_CFLAGS) $< -o $@ $(TREE_LIBS) -lpthread -lm
+
+$(BUILDDIR)/sgemm_peak: $(ROOT)/tools/sgemm_peak.c | deps
+	$(CC) -O2 $(BLAS_CFLAGS) $< -o $@ $$(pkg-config --libs openblas)
+
+# Cross-kernel determinism on the Kodak images (../shared/data/kodak, beside
+# the checkout: CI has it; a user's clone may not, and is told so).
+KODAK ?= $(wildcard $(ROOT)/../shared/data/kodak/kodim*.png)
+check-bitexact: ffmpeg
+	@if [ -z "$(KODAK)" ]; then echo "check-bitexact: skipped, no Kodak images in ../shared/data/kodak"; \
+	else $(MAKE) -C $(TREE) tests/tiny_psnr >/dev/null && \
+	NIC_MODEL_PATH=$(NIC_MODEL_PATH) $(ROOT)/tools/bitexact.sh $(TREE)/ffmpeg \
+		$(TREE)/tests/tiny_psnr $(BUILDDIR)/bitexact $(KODAK); fi
+
+# Parity with PyTorch: the C encoder's latents, read back by an independent
+# Python reader, against a forward pass of the same model file.
+PARITY_IMAGES ?= $(wildcard $(ROOT)/samples/*.png)
+check-parity: $(NICTOOL)
+	@$(MAKE) -s -C $(ROOT)/models deps
+	set -e; for m in factorized hyperprior hyperprior-msssim; do \
+		/usr/bin/python3 $(ROOT)/models/parity.py --nictool $(NICTOOL) \
+			--model $(NIC_MODEL_PATH)/$$m.gguf --quality 0 7 -- $(PARITY_IMAGES); \
+	done
+
+# make bench: speed on this machine (a benchmark, not a test)
+BENCH_IMAGES ?= $(or $(KODAK),$(wildcard $(ROOT)/samples/*.png))
+bench: $(NICTOOL) $(BUILDDIR)/sgemm_peak
+	@$(MAKE) -s -C $(ROOT)/models deps
+	$(ROOT)/tools/bench.sh $(NICTOOL) $(BUILDDIR)/sgemm_peak $(NIC_MODEL_PATH) \
+		$(ROOT)/results/bench.json $(BENCH_IMAGES)
+
+# make fuzz: libFuzzer on the decoder core (clang), FUZZ_SECONDS long
+FUZZ_SECONDS ?= 60
+FUZZER := $(BUILDDIR)/fuzz_nic_dec
+$(FUZZER): $(ROOT)/tools/fuzz/fuzz_nic_dec.c ffmpeg
+	clang -O1 -g -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I$(TREE) \
+		$(BLAS_CFLAGS) $< $(addprefix $(TREE)/libavcodec/,nic_model.c nic_nn.c nic_codec.c \
+		nic_bitstream.c nic_entropy.c nic_rans.c) -o $@ $(TREE)/libavutil/libavutil.a \
+		$$(pkg-config --libs openblas) -lm -lpthread
+fuzz: $(FUZZER)
+	mkdir -p $(BUILDDIR)/fuzz-corpus
+	NIC_FUZZ_MODEL=$(NIC_MODEL_PATH)/hyperprior.gguf $(FUZZER) -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=4096 -timeout=10 $(BUILDDIR)/fuzz-corpus $(ROOT)/tools/fuzz/corpus
+
+include $(ROOT)/tools/eval/eval.mk
 
 # make install: programs, presets and models (libraries and headers too
 # with INSTALL_LIBS=yes) from a tree configured for PREFIX, so that the

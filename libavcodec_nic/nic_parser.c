@@ -27,6 +27,8 @@
 
 #include <string.h>
 
+#include "libavutil/pixfmt.h"
+
 #include "parser.h"
 #if __has_include("parser_internal.h")
 #include "parser_internal.h"
@@ -73,6 +75,17 @@ static int find_frame_end(NicParseContext *s, const uint8_t *buf, int buf_size)
     return END_NOT_FOUND;
 }
 
+/** Size and pixel format of a complete packet, so that remuxing needs no decoder. */
+static void set_frame_properties(AVCodecParserContext *s, const uint8_t *buf, int buf_size)
+{
+    NicHeader h;
+    if (ff_nic_header_parse(&h, buf, buf_size, NULL) < 0)
+        return;
+    s->width  = s->coded_width  = h.width;
+    s->height = s->coded_height = h.height;
+    s->format = h.type == NIC_TYPE_GRAY ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24;
+}
+
 static int nic_parse(AVCodecParserContext *s, AVCodecContext *avctx,
                      const uint8_t **poutbuf, int *poutbuf_size,
                      const uint8_t *buf, int buf_size)
@@ -94,6 +107,7 @@ static int nic_parse(AVCodecParserContext *s, AVCodecContext *avctx,
             return buf_size;
         }
     }
+    set_frame_properties(s, buf, buf_size);
     *poutbuf      = buf;
     *poutbuf_size = buf_size;
     return next;
