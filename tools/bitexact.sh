@@ -18,7 +18,9 @@ B="OPENBLAS_CORETYPE=Prescott -threads 1"
 pass=0 fail=0 i=0
 
 run() {  # run "ENV=value -threads N" args...
-    env "${1%% *}" "$FFMPEG" -nostdin -hide_banner -loglevel error ${1#* } "$@"
+    cfg=$1
+    shift
+    env "${cfg%% *}" "$FFMPEG" -nostdin -hide_banner -loglevel error ${cfg#* } "$@"
 }
 
 for img in "$@"; do

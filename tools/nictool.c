@@ -17,6 +17,7 @@
 
 #include <cblas.h>
 
+#include "libavutil/error.h"
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
 
