@@ -65,27 +65,16 @@ static int tile_size(int n)
 
 /* ---- transforms ---- */
 
-static int run_g_a(const NicModel *m, NicTensor *x, NicTensor *tmp, NicExec *exec)
+/** Four convolutions with (I)GDN between them: g_a or g_s. */
+static int run_transform(const NicConv *conv, const NicGdn *gdn, NicTensor *x,
+                         NicTensor *tmp, NicExec *exec)
 {
     int ret;
     for (int i = 0; i < 4; i++) {
-        if ((ret = ff_nic_conv(&m->g_a[i], x, tmp, exec)) < 0)
+        if ((ret = ff_nic_conv(&conv[i], x, tmp, exec)) < 0)
             return ret;
         FFSWAP(NicTensor, *x, *tmp);
-        if (i < 3 && (ret = ff_nic_gdn(&m->g_a_gdn[i], x, exec)) < 0)
-            return ret;
-    }
-    return 0;
-}
-
-static int run_g_s(const NicModel *m, NicTensor *x, NicTensor *tmp, NicExec *exec)
-{
-    int ret;
-    for (int i = 0; i < 4; i++) {
-        if ((ret = ff_nic_conv(&m->g_s[i], x, tmp, exec)) < 0)
-            return ret;
-        FFSWAP(NicTensor, *x, *tmp);
-        if (i < 3 && (ret = ff_nic_gdn(&m->g_s_gdn[i], x, exec)) < 0)
+        if (i < 3 && (ret = ff_nic_gdn(&gdn[i], x, exec)) < 0)
             return ret;
     }
     return 0;
@@ -178,7 +167,7 @@ static int analysis(const NicModel *m, int quality, const NicImage *img, const G
             if ((ret = ff_nic_tensor_alloc(&x, 3, 16 * (y1 - y0), 16 * (x1 - x0))) < 0)
                 goto end;
             load_tile(&x, img, 16 * y0, 16 * x0);
-            if ((ret = run_g_a(m, &x, &tmp, exec)) < 0)
+            if ((ret = run_transform(m->g_a, m->g_a_gdn, &x, &tmp, exec)) < 0)
                 goto end;
             for (int c = 0; c < m->m; c++) {
                 const float gain = m->gain[quality * m->m + c];
@@ -396,7 +385,7 @@ static int synthesis(const NicModel *m, const NicTensor *yh, const Geometry *g,
                     memcpy(x.data + ((size_t)c * x.h + r - y0) * x.w,
                            yh->data + ((size_t)c * g->hl + r) * g->wl + x0,
                            (x1 - x0) * sizeof(float));
-            if ((ret = run_g_s(m, &x, &tmp, exec)) < 0)
+            if ((ret = run_transform(m->g_s, m->g_s_gdn, &x, &tmp, exec)) < 0)
                 goto end;
             store_tile(img, &x, 16 * (ty - y0), 16 * (tx - x0), 16 * ty, 16 * tx,
                        FFMIN(16 * th, img->height - 16 * ty),

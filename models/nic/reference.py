@@ -27,18 +27,12 @@ class FileModel:
         norm = torch.sqrt(F.conv2d(x * x, gamma.view(c, c, 1, 1), beta))
         return x * norm if inverse else x / norm
 
-    def g_a(self, x):
+    def transform(self, x, prefix, up):
+        """g_a (strided convolutions, GDN) or g_s (upsampling, IGDN)."""
         for i in range(4):
-            x = self.conv(x, f"g_a.{2 * i}", 2, False)
+            x = self.conv(x, f"{prefix}.{2 * i}", 1 if up else 2, up)
             if i < 3:
-                x = self.gdn(x, f"g_a.{2 * i + 1}", False)
-        return x
-
-    def g_s(self, x):
-        for i in range(4):
-            x = self.conv(x, f"g_s.{2 * i}", 1, True)
-            if i < 3:
-                x = self.gdn(x, f"g_s.{2 * i + 1}", True)
+                x = self.gdn(x, f"{prefix}.{2 * i + 1}", up)
         return x
 
     def chain(self, x, prefix, strides, ups):
@@ -60,7 +54,7 @@ class FileModel:
         pad = np.pad(img, ((0, hp - h), (0, wp - w), (0, 0)), mode="edge")
         x = torch.from_numpy(pad).permute(2, 0, 1)[None].float() / 255
         gain = self._w("gains.gain")[q].view(1, -1, 1, 1)
-        y = self.g_a(x) * gain
+        y = self.transform(x, "g_a", False) * gain
         out = {"y": y}
         if self.arch == "hyperprior":
             z = self.chain(y, "h_a", (1, 2, 2), (False, False, False))
@@ -80,5 +74,5 @@ class FileModel:
     def reconstruct(self, ysym, means, q, h, w):
         inv = self._w("gains.inv_gain")[q].view(1, -1, 1, 1)
         y_hat = (torch.from_numpy(ysym)[None].float() + means) * inv
-        x = self.g_s(y_hat)[0, :, :h, :w].clamp(0, 1)
+        x = self.transform(y_hat, "g_s", True)[0, :, :h, :w].clamp(0, 1)
         return (x.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)

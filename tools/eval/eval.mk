@@ -53,7 +53,7 @@ eval-test:
 	$(EVAL_PYTHON) -m unittest discover -s $(EVAL_DIR) -p '*_test.py' -v
 
 eval-deps:
-	@$(EVAL_DIR)/deps.sh $(EVAL_PKGS)
+	@$(EVAL_DIR)/../apt-install.sh $(EVAL_PKGS)
 
 # do not let the targets above become the default goal of the includer
 .DEFAULT_GOAL := $(_eval_default_goal)

@@ -1,9 +1,8 @@
 #!/bin/sh
-# Install the Debian packages the evaluation needs (classic codecs' tools,
-# Debian's own ffmpeg with libx265, Python libraries).  Does nothing, and
-# needs no root, when they are all installed.
+# Install Debian packages that are missing (apt-get update first); does
+# nothing, and needs no root, when they are all installed.
 #
-#   tools/eval/deps.sh PACKAGE...
+#   tools/apt-install.sh PACKAGE...
 set -eu
 
 missing=
@@ -18,10 +17,12 @@ if [ "$(id -u)" = 0 ]; then
 elif command -v sudo >/dev/null 2>&1; then
     sudo=sudo
 else
-    echo "eval deps: missing packages:$missing (not root, no sudo)" >&2
+    echo "apt-install.sh: missing packages:$missing" >&2
+    echo "apt-install.sh: not root and no sudo; install them and re-run" >&2
     exit 1
 fi
-echo "eval deps: installing$missing"
+
+echo "apt-install.sh: installing$missing"
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get update
 $sudo env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y --no-install-recommends $missing
