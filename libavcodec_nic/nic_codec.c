@@ -80,18 +80,18 @@ static int run_transform(const NicConv *conv, const NicGdn *gdn, NicTensor *x,
     return 0;
 }
 
-/** Three convolutions with ReLU between them. */
-static int run_chain(const NicConv *l, NicTensor *x, NicTensor *tmp, NicExec *exec)
+/** Three convolutions with ReLU between them: out = chain(in); tmp is scratch. */
+static int run_chain(const NicConv *l, const NicTensor *in, NicTensor *out, NicTensor *tmp,
+                     NicExec *exec)
 {
     int ret;
-    for (int i = 0; i < 3; i++) {
-        if ((ret = ff_nic_conv(&l[i], x, tmp, exec)) < 0)
-            return ret;
-        FFSWAP(NicTensor, *x, *tmp);
-        if (i < 2)
-            ff_nic_relu(x);
-    }
-    return 0;
+    if ((ret = ff_nic_conv(&l[0], in, out, exec)) < 0)
+        return ret;
+    ff_nic_relu(out);
+    if ((ret = ff_nic_conv(&l[1], out, tmp, exec)) < 0)
+        return ret;
+    ff_nic_relu(tmp);
+    return ff_nic_conv(&l[2], tmp, out, exec);
 }
 
 /** Scale indices of y from z_hat, in exact integer arithmetic. */
@@ -119,15 +119,16 @@ end:
 static int run_means(const NicModel *m, const int32_t *zq, const Geometry *g,
                      NicTensor *means, NicExec *exec)
 {
-    NicTensor tmp = { 0 };
+    NicTensor zf = { 0 }, tmp = { 0 };
     size_t nz = (size_t)m->n * g->hz * g->wz;
     int ret;
 
-    if ((ret = ff_nic_tensor_alloc(means, m->n, g->hz, g->wz)) < 0)
+    if ((ret = ff_nic_tensor_alloc(&zf, m->n, g->hz, g->wz)) < 0)
         return ret;
     for (size_t i = 0; i < nz; i++)
-        means->data[i] = zq[i];
-    ret = run_chain(m->h_s_mean, means, &tmp, exec);
+        zf.data[i] = zq[i];
+    ret = run_chain(m->h_s_mean, &zf, means, &tmp, exec);
+    ff_nic_tensor_free(&zf);
     ff_nic_tensor_free(&tmp);
     return ret;
 }
@@ -230,11 +231,9 @@ int ff_nic_encode_image(const NicModel *m, int quality, const NicImage *img,
 
     if (m->arch == NIC_ARCH_HYPERPRIOR) {
         size_t nz = (size_t)m->n * g.hz * g.wz;
-        if ((ret = ff_nic_tensor_alloc(&z, m->m, g.hl, g.wl)) < 0)
+        if ((ret = run_chain(m->h_a, &y, &z, &tmp, exec)) < 0)
             goto end;
-        memcpy(z.data, y.data, plane * m->m * sizeof(float));
-        if ((ret = run_chain(m->h_a, &z, &tmp, exec)) < 0)
-            goto end;
+        ff_nic_tensor_free(&tmp);
         if (!(zq = av_malloc_array(nz, sizeof(*zq)))) {
             ret = AVERROR(ENOMEM);
             goto end;
