@@ -139,6 +139,21 @@ def edit_build(f):
         "include $(SRC_PATH)/tests/fate/nic.mak\n", after=True)
 
 
+DOCS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "texi")
+
+
+def edit_doc(f):
+    def texi(name):
+        with open(os.path.join(DOCS, name), encoding="utf-8") as fh:
+            return fh.read() + "\n"
+    # native video decoders come first (av1, hevc, rawvideo): nic before rawvideo
+    f["doc/decoders.texi"] = insert(f["doc/decoders.texi"], r'^@section rawvideo\n',
+                                    texi("decoders-nic.texi"))
+    # video encoders, alphabetical: ... mpeg2, nic, png ...
+    f["doc/encoders.texi"] = insert(f["doc/encoders.texi"], r'^@section png\n',
+                                    texi("encoders-nic.texi"))
+
+
 SERIES = [
     ("0001-libavcodec-register-the-nic-codec-and-parser.patch", edit_libavcodec,
      ["libavcodec/codec_id.h", "libavcodec/codec_desc.c", "libavcodec/allcodecs.c",
@@ -148,6 +163,8 @@ SERIES = [
       "libavformat/allformats.c", "libavformat/Makefile", "libavformat/riff.c"]),
     ("0003-configure-and-FATE-hooks-for-nic.patch", edit_build,
      ["configure", "tests/Makefile"]),
+    ("0004-doc-nic-encoder-and-decoder-options.patch", edit_doc,
+     ["doc/decoders.texi", "doc/encoders.texi"]),
 ]
 
 
