@@ -40,6 +40,8 @@ def parse_args():
     p.add_argument("--m", type=int, default=192)
     p.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "train"))
     p.add_argument("--ckpt-dir", default=os.path.join(HERE, "ckpt"))
+    p.add_argument("--compact-dir", default=os.path.join(HERE, "checkpoints"),
+                   help="committed compact checkpoints, to continue in a fresh checkout")
     p.add_argument("--log-dir", default=os.path.join(HERE, "runs"))
     p.add_argument("--cache", default=os.path.join(HERE, "cache", "train-x2.npz"))
     p.add_argument("--batch", type=int, default=8)
@@ -134,12 +136,33 @@ def evaluate(model, crops, device, qualities):
     return res
 
 
+MOMENTS = ("exp_avg", "exp_avg_sq")
+
+
+def compact(ck):
+    """A checkpoint to commit: the same state with Adam's moments in bf16
+    (halves its size; fp16 would flush small second moments to zero)."""
+    out = dict(ck)
+    out["opt"] = {"param_groups": ck["opt"]["param_groups"],
+                  "state": {k: {n: (t.to(torch.bfloat16) if n in MOMENTS else t)
+                                for n, t in v.items()}
+                            for k, v in ck["opt"]["state"].items()}}
+    return out
+
+
+def expand(ck):
+    ck["opt"]["state"] = {k: {n: (t.float() if n in MOMENTS else t) for n, t in v.items()}
+                          for k, v in ck["opt"]["state"].items()}
+    return ck
+
+
 def main():
     args = parse_args()
     variant = VARIANTS[args.model]
     os.makedirs(args.ckpt_dir, exist_ok=True)
     os.makedirs(args.log_dir, exist_ok=True)
     ckpt_path = os.path.join(args.ckpt_dir, args.model + ".pt")
+    compact_path = os.path.join(args.compact_dir, args.model + ".pt")
     log_path = os.path.join(args.log_dir, args.model + ".jsonl")
     device = torch.device(args.device)
 
@@ -157,8 +180,12 @@ def main():
     step = 0
     state_rng = np.random.Generator(np.random.PCG64(777))
 
-    if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path, map_location=device)
+    # the local checkpoint or the committed one, whichever is further on
+    found = [expand(torch.load(p, map_location=device)) | {"path": p}
+             for p in (ckpt_path, compact_path) if os.path.exists(p)]
+    if found:
+        ck = max(found, key=lambda c: c["step"])
+        del found
         if ck["config"] != config:
             raise SystemExit(f"{ckpt_path}: checkpoint is {ck['config']}, asked for {config}")
         model.load_state_dict(ck["model"])
@@ -168,9 +195,11 @@ def main():
         crops.rng.bit_generator.state = ck["data_rng"]
         state_rng.bit_generator.state = ck["q_rng"]
         torch.set_rng_state(ck["torch_rng"])
-        print(f"resumed {ckpt_path} at step {step}")
+        print(f"resumed {ck['path']} at step {step}")
     elif variant.get("init_from"):
         src = os.path.join(args.ckpt_dir, variant["init_from"] + ".pt")
+        if not os.path.exists(src):
+            src = os.path.join(args.compact_dir, variant["init_from"] + ".pt")
         if not os.path.exists(src):
             raise SystemExit(f"{args.model} starts from {src}: train {variant['init_from']} first")
         ck = torch.load(src, map_location=device)
@@ -180,15 +209,17 @@ def main():
     else:
         torch.manual_seed(1)
 
-    def save():
-        tmp = ckpt_path + ".tmp"
-        torch.save({"config": config, "model": model.state_dict(), "opt": opt.state_dict(),
-                    "aux_opt": aux_opt.state_dict(), "step": step,
-                    "data_rng": crops.rng.bit_generator.state,
-                    "q_rng": state_rng.bit_generator.state,
-                    "torch_rng": torch.get_rng_state(), "data_digest": crops.digest,
-                    "args": vars(args)}, tmp)
-        os.replace(tmp, ckpt_path)
+    def save(final=False):
+        ck = {"config": config, "model": model.state_dict(), "opt": opt.state_dict(),
+              "aux_opt": aux_opt.state_dict(), "step": step,
+              "data_rng": crops.rng.bit_generator.state,
+              "q_rng": state_rng.bit_generator.state,
+              "torch_rng": torch.get_rng_state(), "data_digest": crops.digest,
+              "args": vars(args)}
+        for path, obj in [(ckpt_path, ck)] + ([(compact_path, compact(ck))] if final else []):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            torch.save(obj, path + ".tmp")
+            os.replace(path + ".tmp", path)
 
     stop = {"now": False}
 
@@ -253,8 +284,8 @@ def main():
             logf.write(json.dumps({"step": step, "eval": ev}) + "\n")
             logf.flush()
             print("eval", json.dumps(ev), flush=True)
-    save()
-    print(f"saved {ckpt_path} at step {step}", flush=True)
+    save(final=True)
+    print(f"saved {ckpt_path} and {compact_path} at step {step}", flush=True)
 
 
 if __name__ == "__main__":
