@@ -46,6 +46,7 @@ for img in "$@"; do
         done
     done
     i=$((i + 1))
+    echo "bitexact: $(basename "$img") done ($pass passed, $fail failed so far)"
 done
 echo "bitexact: $pass passed, $fail failed"
 [ $fail -eq 0 ]
