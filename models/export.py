@@ -109,6 +109,35 @@ def float_tensors(model, f16):
     return out
 
 
+def training_steps(ck):
+    """Every step behind these weights: those of the model a fine-tune
+    started from, its own, and a final cooldown's."""
+    return int(ck["step"]) + int(ck.get("init_steps", 0)) + int(ck.get("cooldown_steps", 0))
+
+
+def candidates(name, ckpt_dir, compact_dir):
+    """Where the weights of `name` may be: the cooled-down local checkpoint,
+    the local one, and (for the hyperprior, which trains from scratch) the
+    committed one.  The derived models are fine-tunes made in the session
+    that exports them."""
+    paths = [os.path.join(ckpt_dir, name + "-cooled.pt"), os.path.join(ckpt_dir, name + ".pt")]
+    if name == "hyperprior":
+        paths.append(os.path.join(compact_dir, name + ".pt"))
+    return [p for p in paths if os.path.exists(p)]
+
+
+def newest(paths):
+    """The checkpoint with the most steps (the first of equals: the cooled
+    one is listed before the checkpoint it was made from)."""
+    best, best_steps = None, -1
+    for p in paths:
+        ck = torch.load(p, map_location="cpu")
+        steps = int(ck["step"]) + int(ck.get("init_steps", 0))
+        if steps > best_steps:
+            best, best_steps = p, steps
+    return best
+
+
 def export(name, ckpt_path, out_path, f16=True):
     ck = torch.load(ckpt_path, map_location="cpu")
     model = nets.build(ck["config"])
@@ -127,7 +156,7 @@ def export(name, ckpt_path, out_path, f16=True):
         ("nic.metric", gguf.T_STRING, model.metric),
         ("nic.qualities", gguf.T_UINT32, model.qualities),
         ("nic.lambdas", (gguf.T_ARRAY, gguf.T_FLOAT32), list(model.lambdas)),
-        ("nic.training.steps", gguf.T_UINT64, int(ck["step"])),
+        ("nic.training.steps", gguf.T_UINT64, training_steps(ck)),
         ("nic.training.data", gguf.T_STRING, TRAINING_DATA),
         ("nic.cdf_precision", gguf.T_UINT32, entropy.CDF_PRECISION),
     ]
@@ -157,7 +186,8 @@ def export(name, ckpt_path, out_path, f16=True):
                 tensors.append((f"h_s_scale.{layer}.{key}", ip[layer][key]))
     h = gguf.write(out_path, meta, tensors)
     size = os.path.getsize(out_path)
-    print(f"{out_path}: {name}, step {ck['step']}, {size / 1e6:.1f} MB, hash {h:08x}")
+    print(f"{out_path}: {name} from {ckpt_path}, {training_steps(ck)} steps, "
+          f"{size / 1e6:.1f} MB, hash {h:08x}")
     return h
 
 
@@ -166,15 +196,18 @@ def main():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="*", default=list(MODEL_INDEX))
     p.add_argument("--ckpt-dir", default=os.path.join(HERE, "ckpt"))
+    p.add_argument("--compact-dir", default=os.path.join(HERE, "checkpoints"))
     p.add_argument("--out", default=HERE)
     p.add_argument("--f32", action="store_true", help="store transform weights as F32")
     args = p.parse_args()
     torch.set_num_threads(1)
     done = 0
     for name in args.models:
-        ck = os.path.join(args.ckpt_dir, name + ".pt")
-        if not os.path.exists(ck):
-            print(f"{name}: no checkpoint at {ck}, skipped")
+        ck = newest(candidates(name, args.ckpt_dir, args.compact_dir))
+        if ck is None:
+            print(f"{name}: no checkpoint in {args.ckpt_dir}, skipped"
+                  + ("" if name == "hyperprior" else
+                     f" (fine-tune it: make -C models train MODEL={name} RESTART=1 ...)"))
             continue
         export(name, ck, os.path.join(args.out, name + ".gguf"), f16=not args.f32)
         done += 1

@@ -25,7 +25,7 @@ from nic.metrics import ms_ssim, psnr  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VARIANTS = {
-    "factorized": {"arch": "factorized", "metric": "mse"},
+    "factorized": {"arch": "factorized", "metric": "mse", "init_from": "hyperprior"},
     "hyperprior": {"arch": "hyperprior", "metric": "mse"},
     "hyperprior-msssim": {"arch": "hyperprior", "metric": "ms-ssim",
                           "init_from": "hyperprior"},
@@ -46,14 +46,28 @@ def parse_args():
     p.add_argument("--cache", default=os.path.join(HERE, "cache", "train-x2.npz"))
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=128)
-    p.add_argument("--lr", type=float, default=3e-4, help="peak learning rate")
-    p.add_argument("--warmup", type=int, default=1000)
+    p.add_argument("--lr", type=float, default=None,
+                   help="peak learning rate (default 2e-4; 1e-4 for MS-SSIM)")
+    p.add_argument("--warmup", type=int, default=1000,
+                   help="linear warm-up steps of a fresh run; a run that starts without"
+                        " Adam's moments (a committed checkpoint, a fine-tune) warms up"
+                        " over --rewarm steps")
+    p.add_argument("--rewarm", type=int, default=100)
+    p.add_argument("--restart", action="store_true",
+                   help="derived models: start again from the hyperprior even if a"
+                        " checkpoint of this model exists")
+    p.add_argument("--cooldown", type=int, default=0,
+                   help="train this many steps at lr/10 from the current checkpoint into"
+                        " ckpt/<model>-cooled.pt (which export prefers); the main"
+                        " checkpoint is not changed")
     p.add_argument("--decay-at", type=int, default=0,
                    help="step after which the learning rate drops 10x (0: never)")
     p.add_argument("--steps", type=int, default=0, help="stop at this total step (0: no limit)")
     p.add_argument("--minutes", type=float, default=0, help="stop after this long (0: no limit)")
     p.add_argument("--threads", default="auto", help="1, 2, ... or auto (measured)")
-    p.add_argument("--bf16", type=int, default=0, help="bf16 autocast of the transforms (CPU)")
+    p.add_argument("--bf16", default="auto",
+                   help="bf16 autocast of the big transform layers on CPU: 1, 0 or auto"
+                        " (on where the CPU has native bf16: avx512_bf16 or amx_bf16)")
     p.add_argument("--save-every", type=int, default=200)
     p.add_argument("--eval-every", type=int, default=1000)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -61,44 +75,62 @@ def parse_args():
 
 
 class ThreadTuner:
-    """With --threads auto, measures steps on 1 and on 2 threads now and
-    then and keeps the faster: two threads are slower whenever something
-    else runs on the machine."""
+    """With --threads auto, trains on 2 threads and every `probe_every` steps
+    times `probe_len` steps on 1 thread; it switches only when the other
+    count is clearly faster.  Two threads are several times slower than one
+    while anything else runs on the machine (every op ends in a barrier
+    that waits for the descheduled thread)."""
 
-    def __init__(self, spec, probe_every=100, probe_len=10):
+    def __init__(self, spec, probe_every=200, probe_len=10, margin=0.85):
         self.auto = spec == "auto"
-        self.current = 1 if self.auto else int(spec)
-        self.probe_every, self.probe_len = probe_every, probe_len
-        self.times = {1: [], 2: []}
+        self.current = 2 if self.auto else int(spec)
+        self.probe_every, self.probe_len, self.margin = probe_every, probe_len, margin
+        self.main_times, self.probe_times = [], []
+        self.probing = False
         self.step_in_cycle = 0
         torch.set_num_threads(self.current)
 
     def record(self, dt):
         if not self.auto:
             return
-        self.times[self.current].append(dt)
         self.step_in_cycle += 1
-        if self.step_in_cycle == self.probe_every - self.probe_len:
-            self.times = {1: [], 2: []}
+        if self.probing:
+            self.probe_times.append(dt)
+            if len(self.probe_times) == self.probe_len:
+                # the first probe steps pay for the switch; judge the rest
+                probe = float(np.median(self.probe_times[2:]))
+                main = float(np.median(self.main_times[-50:]))
+                self.probing = False
+                if probe >= self.margin * main:  # not clearly faster: go back
+                    self._set(3 - self.current)
+                self.main_times, self.probe_times = [], []
+                self.step_in_cycle = 0
+            return
+        self.main_times.append(dt)
+        if self.step_in_cycle >= self.probe_every:
+            self.probing = True
             self._set(3 - self.current)
-        elif self.step_in_cycle == self.probe_every:
-            other = 3 - self.current
-            a = np.median(self.times[self.current]) if self.times[self.current] else 1e9
-            b = np.median(self.times[other][-self.probe_len // 2:]) if self.times[other] else 1e9
-            self._set(self.current if a <= b else other)
-            self.step_in_cycle = 0
-            self.times = {1: [], 2: []}
 
     def _set(self, n):
         self.current = n
         torch.set_num_threads(n)
 
 
-def lr_at(args, step):
+def lr_at(args, step, warm_from=0, warm_len=0):
     lr = args.lr * min(1.0, (step + 1) / max(1, args.warmup))
+    if warm_len:
+        lr *= min(1.0, (step - warm_from + 1) / warm_len)
     if args.decay_at and step >= args.decay_at:
         lr *= 0.1
     return lr
+
+
+def native_bf16():
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
 def to_tensor(batch, device):
@@ -136,35 +168,76 @@ def evaluate(model, crops, device, qualities):
     return res
 
 
-MOMENTS = ("exp_avg", "exp_avg_sq")
-
-
 def compact(ck):
-    """A checkpoint to commit: the same state with Adam's moments in bf16
-    (halves its size; fp16 would flush small second moments to zero)."""
-    out = dict(ck)
-    out["opt"] = {"param_groups": ck["opt"]["param_groups"],
-                  "state": {k: {n: (t.to(torch.bfloat16) if n in MOMENTS else t)
-                                for n, t in v.items()}
-                            for k, v in ck["opt"]["state"].items()}}
+    """The checkpoint to commit: weights in fp32, the step and every RNG, but
+    no optimizer moments (they would triple its size, and a commit of a
+    changed binary costs its old and its new size); a run that resumes from
+    it rebuilds Adam's moments over a short warm-up."""
+    return {k: v for k, v in ck.items() if k not in ("opt", "aux_opt")}
+
+
+def param_groups(model, lr):
+    """Transforms at lr; the entropy models' densities at 10x lr: each
+    quality's density sees only the batches of its quality, 1/8 of them.
+    The quantiles have their own optimizer (the auxiliary loss)."""
+    dens, rest = [], []
+    for n, p in model.named_parameters():
+        if n.endswith("quantiles"):
+            continue
+        is_density = n.startswith("entropy_bottleneck.")
+        (dens if is_density else rest).append(p)
+    return [{"params": rest, "lr_scale": 1.0}, {"params": dens, "lr_scale": 10.0}]
+
+
+def optimizer_state(opt, model):
+    """Adam's state keyed by parameter name (independent of group layout)."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    return {names[id(p)]: st for p, st in opt.state.items()}
+
+
+def load_optimizer_state(opt, model, named):
+    params = dict(model.named_parameters())
+    for n, st in named.items():
+        if n in params and all(not torch.is_tensor(v) or v.dim() == 0 or
+                               v.shape == params[n].shape for v in st.values()):
+            opt.state[params[n]] = {k: (v.float() if torch.is_tensor(v) and v.dim() else v)
+                                    for k, v in st.items()}
+
+
+def legacy_optimizer_state(ck, model):
+    """Checkpoints written before the state was keyed by name: one group
+    over the non-quantile parameters in named_parameters order."""
+    main = [n for n, _ in model.named_parameters() if not n.endswith("quantiles")]
+    aux = [n for n, _ in model.named_parameters() if n.endswith("quantiles")]
+    out = {}
+    for key, names in (("opt", main), ("aux_opt", aux)):
+        if key in ck:
+            st = ck[key]["state"]
+            out.update({names[i]: v for i, v in st.items() if i < len(names)})
     return out
 
 
-def expand(ck):
-    ck["opt"]["state"] = {k: {n: (t.float() if n in MOMENTS else t) for n, t in v.items()}
-                          for k, v in ck["opt"]["state"].items()}
-    return ck
+def load_newest(paths, device):
+    """The checkpoint with the most steps among those that exist."""
+    found = [(p, torch.load(p, map_location=device)) for p in paths if os.path.exists(p)]
+    if not found:
+        return None, None
+    return max(found, key=lambda f: f[1]["step"] + f[1].get("init_steps", 0))
 
 
 def main():
     args = parse_args()
     variant = VARIANTS[args.model]
+    if args.lr is None:
+        args.lr = 1e-4 if variant["metric"] == "ms-ssim" else 2e-4
     os.makedirs(args.ckpt_dir, exist_ok=True)
     os.makedirs(args.log_dir, exist_ok=True)
     ckpt_path = os.path.join(args.ckpt_dir, args.model + ".pt")
+    cooled_path = os.path.join(args.ckpt_dir, args.model + "-cooled.pt")
     compact_path = os.path.join(args.compact_dir, args.model + ".pt")
     log_path = os.path.join(args.log_dir, args.model + ".jsonl")
     device = torch.device(args.device)
+    derived = variant.get("init_from")
 
     if not os.path.exists(args.cache):
         data.build_cache(args.data, args.cache)
@@ -173,53 +246,94 @@ def main():
 
     config = {"arch": variant["arch"], "n": args.n, "m": args.m, "metric": variant["metric"]}
     model = nets.build(config).to(device)
+    groups = param_groups(model, args.lr)
+    main_params = [p for g in groups for p in g["params"]]
     aux_params = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
-    main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
-    opt = torch.optim.Adam(main_params, lr=args.lr)
-    aux_opt = torch.optim.Adam(aux_params, lr=1e-3)
+    opt = torch.optim.Adam(groups, lr=args.lr)
+    aux_opt = torch.optim.Adam(aux_params, lr=1e-2)
     step = 0
+    init_steps = 0  # steps of the model this one was started from
+    init_from = None
+    warm_from, warm_len = 0, 0
     state_rng = np.random.Generator(np.random.PCG64(777))
 
-    # the local checkpoint or the committed one, whichever is further on
-    found = [expand(torch.load(p, map_location=device)) | {"path": p}
-             for p in (ckpt_path, compact_path) if os.path.exists(p)]
-    if found:
-        ck = max(found, key=lambda c: c["step"])
-        del found
+    # The local checkpoint or the committed one, whichever is further on.
+    # Derived models are fine-tunes of the hyperprior: they resume only their
+    # own local checkpoint, and start again from the hyperprior otherwise.
+    paths = [ckpt_path] if derived else [ckpt_path, compact_path]
+    path, ck = (None, None) if (derived and args.restart) else load_newest(paths, device)
+    if ck is not None:
         if ck["config"] != config:
-            raise SystemExit(f"{ckpt_path}: checkpoint is {ck['config']}, asked for {config}")
+            raise SystemExit(f"{path}: checkpoint is {ck['config']}, asked for {config}")
         model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        aux_opt.load_state_dict(ck["aux_opt"])
         step = ck["step"]
+        init_steps = ck.get("init_steps", 0)
+        init_from = ck.get("init_from")
+        named = ck.get("opt_named")
+        if named is None and "opt" in ck:
+            named = legacy_optimizer_state(ck, model)
+        if named:
+            load_optimizer_state(opt, model, named)
+            load_optimizer_state(aux_opt, model, named)
+        else:
+            warm_from, warm_len = step, args.rewarm
         crops.rng.bit_generator.state = ck["data_rng"]
         state_rng.bit_generator.state = ck["q_rng"]
         torch.set_rng_state(ck["torch_rng"])
-        print(f"resumed {ck['path']} at step {step}")
-    elif variant.get("init_from"):
-        src = os.path.join(args.ckpt_dir, variant["init_from"] + ".pt")
-        if not os.path.exists(src):
-            src = os.path.join(args.compact_dir, variant["init_from"] + ".pt")
-        if not os.path.exists(src):
-            raise SystemExit(f"{args.model} starts from {src}: train {variant['init_from']} first")
-        ck = torch.load(src, map_location=device)
-        state = {k: v for k, v in ck["model"].items() if "gains" not in k}
+        print(f"resumed {path} at step {step}"
+              + ("" if named else f" (no optimizer state: {args.rewarm}-step warm-up)"))
+    elif derived:
+        src_name = variant["init_from"]
+        src_path, src = load_newest(
+            [os.path.join(args.ckpt_dir, src_name + "-cooled.pt"),
+             os.path.join(args.ckpt_dir, src_name + ".pt"),
+             os.path.join(args.compact_dir, src_name + ".pt")], device)
+        if src is None:
+            raise SystemExit(f"{args.model} starts from {src_name}: train it first")
+        own = model.state_dict()
+        state = {k: v for k, v in src["model"].items()
+                 if k in own and own[k].shape == v.shape
+                 and not (variant["metric"] != src["config"]["metric"] and "gains" in k)}
         model.load_state_dict(state, strict=False)
-        print(f"initialized {args.model} from {src} (step {ck['step']})")
+        init_steps = src["step"] + src.get("init_steps", 0) + src.get("cooldown_steps", 0)
+        init_from = f"{src_name}@{init_steps}"
+        warm_from, warm_len = 0, args.rewarm
+        torch.manual_seed(2)
+        print(f"initialized {args.model} from {src_path} ({init_from}; {len(state)} of "
+              f"{len(own)} tensors)")
     else:
         torch.manual_seed(1)
 
+    cooldown = args.cooldown
+    base_step = step
+    if cooldown:
+        out_path = cooled_path
+        end_step = step + cooldown
+        print(f"cooldown: {cooldown} steps at lr/10 into {cooled_path}")
+    else:
+        out_path = ckpt_path
+        end_step = args.steps
+
+    def checkpoint():
+        return {"config": config, "model": model.state_dict(),
+                "opt_named": optimizer_state(opt, model) | optimizer_state(aux_opt, model),
+                "step": base_step if cooldown else step,
+                "cooldown_steps": cooldown, "init_steps": init_steps, "init_from": init_from,
+                "data_rng": crops.rng.bit_generator.state,
+                "q_rng": state_rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(), "data_digest": crops.digest,
+                "args": vars(args)}
+
     def save(final=False):
-        ck = {"config": config, "model": model.state_dict(), "opt": opt.state_dict(),
-              "aux_opt": aux_opt.state_dict(), "step": step,
-              "data_rng": crops.rng.bit_generator.state,
-              "q_rng": state_rng.bit_generator.state,
-              "torch_rng": torch.get_rng_state(), "data_digest": crops.digest,
-              "args": vars(args)}
-        for path, obj in [(ckpt_path, ck)] + ([(compact_path, compact(ck))] if final else []):
+        ck = checkpoint()
+        targets = [(out_path, ck)]
+        if final and not derived and not cooldown:
+            targets.append((compact_path, compact(ck)))
+        for path, obj in targets:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             torch.save(obj, path + ".tmp")
             os.replace(path + ".tmp", path)
+        return [p for p, _ in targets]
 
     stop = {"now": False}
 
@@ -230,20 +344,27 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
 
     tuner = ThreadTuner(args.threads) if device.type == "cpu" else None
-    use_bf16 = bool(args.bf16) and device.type == "cpu"
+    use_bf16 = device.type == "cpu" and (native_bf16() if args.bf16 == "auto"
+                                         else bool(int(args.bf16)))
     t_start = time.time()
     logf = open(log_path, "a")
     model.train()
     window = []
-    print(f"training {args.model} {config} on {device}, step {step}", flush=True)
+    print(f"training {args.model} {config} on {device}, step {step}, lr {args.lr:g}, "
+          f"bf16 {use_bf16}", flush=True)
+
+    def current_lr():
+        lr = lr_at(args, step, warm_from, warm_len)
+        return lr * 0.1 if cooldown else lr
+
     while not stop["now"]:
-        if args.steps and step >= args.steps:
+        if end_step and step >= end_step:
             break
         if args.minutes and time.time() - t_start > args.minutes * 60:
             break
         t0 = time.time()
         for g in opt.param_groups:
-            g["lr"] = lr_at(args, step)
+            g["lr"] = current_lr() * g["lr_scale"]
         q = int(state_rng.integers(model.qualities))
         x = to_tensor(crops.batch(args.batch), device)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
@@ -254,7 +375,7 @@ def main():
         loss = model.lambdas[q] * dist + bpp
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(main_params, 1.0)
+        gnorm = torch.nn.utils.clip_grad_norm_(main_params, 1.0)
         opt.step()
         aux = model.aux_loss(q)
         aux_opt.zero_grad(set_to_none=True)
@@ -266,12 +387,17 @@ def main():
             tuner.record(dt)
         mse = float(torch.mean((x - out["x_hat"].detach().clamp(0, 1)) ** 2))
         window.append((float(loss), float(bpp), psnr(mse), dt))
+        if os.environ.get("NIC_TRAIN_DEBUG"):
+            print(f"step {step} q {q} loss {float(loss):.4g} dist {float(dist):.4g} "
+                  f"bpp {float(bpp):.4g} gnorm {float(gnorm):.4g} dt {dt:.3f}", flush=True)
         if step % 50 == 0:
             w = np.array(window)
             rec = {"step": step, "loss": float(w[:, 0].mean()), "bpp": float(w[:, 1].mean()),
                    "psnr": float(w[:, 2].mean()), "s_per_step": float(np.median(w[:, 3])),
-                   "threads": tuner.current if tuner else 0, "lr": lr_at(args, step),
+                   "threads": tuner.current if tuner else 0, "lr": current_lr(),
                    "aux": float(aux)}
+            if cooldown:
+                rec["cooldown"] = True
             window = []
             logf.write(json.dumps(rec) + "\n")
             logf.flush()
@@ -279,13 +405,13 @@ def main():
                            for k, v in rec.items()), flush=True)
         if step % args.save_every == 0:
             save()
-        if step % args.eval_every == 0:
+        if step % args.eval_every == 0 or (cooldown and step == end_step):
             ev = evaluate(model, val, device, [0, model.qualities // 2, model.qualities - 1])
-            logf.write(json.dumps({"step": step, "eval": ev}) + "\n")
+            logf.write(json.dumps({"step": step, "eval": ev, "cooldown": bool(cooldown)}) + "\n")
             logf.flush()
             print("eval", json.dumps(ev), flush=True)
-    save(final=True)
-    print(f"saved {ckpt_path} and {compact_path} at step {step}", flush=True)
+    written = save(final=True)
+    print(f"saved {' and '.join(written)} at step {step}", flush=True)
 
 
 if __name__ == "__main__":

@@ -42,15 +42,29 @@ class Gains(nn.Module):
         return torch.exp(self.log_inv_gain[q]).view(1, -1, 1, 1)
 
 
+def fp32(module):
+    """Runs `module` in fp32 under bf16 autocast too.  The state dict is
+    unchanged (only the instance's forward is wrapped)."""
+    inner = module.forward
+
+    def forward(x):
+        with torch.autocast("cpu", enabled=False):
+            return inner(x.float())
+    module.forward = forward
+    return module
+
+
 def analysis(n, m):
+    # The last layer, which makes y, stays in fp32 under autocast.
     return nn.Sequential(conv(3, n), GDN(n), conv(n, n), GDN(n), conv(n, n), GDN(n),
-                         conv(n, m))
+                         fp32(conv(n, m)))
 
 
 def synthesis(n, m):
-    return nn.Sequential(deconv(m, n), GDN(n, inverse=True), deconv(n, n),
+    # The first and last layers stay in fp32 under autocast.
+    return nn.Sequential(fp32(deconv(m, n)), GDN(n, inverse=True), deconv(n, n),
                          GDN(n, inverse=True), deconv(n, n), GDN(n, inverse=True),
-                         deconv(n, 3))
+                         fp32(deconv(n, 3)))
 
 
 class NicModel(nn.Module):
@@ -83,13 +97,14 @@ class Factorized(NicModel):
     def forward(self, x, q):
         y = self.g_a(x).float() * self.gains.gain(q)
         med = self.entropy_bottleneck.medians(q).view(1, -1, 1, 1)
-        if self.training:
-            noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
-            lik = self.entropy_bottleneck.likelihood(noisy, q)
-            y_hat = round_ste(y - med) + med
-        else:
-            y_hat = torch.round(y - med) + med
-            lik = self.entropy_bottleneck.likelihood(y_hat, q)
+        with torch.autocast("cpu", enabled=False):
+            if self.training:
+                noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
+                lik = self.entropy_bottleneck.likelihood(noisy, q)
+                y_hat = round_ste(y - med) + med
+            else:
+                y_hat = torch.round(y - med) + med
+                lik = self.entropy_bottleneck.likelihood(y_hat, q)
         x_hat = self.g_s(y_hat * self.gains.inv_gain(q))
         return {"x_hat": x_hat.float(), "likelihoods": [lik]}
 
@@ -130,25 +145,26 @@ class Hyperprior(NicModel):
 
     def forward(self, x, q):
         y = self.g_a(x).float() * self.gains.gain(q)
-        z = self.h_a(y).float()
-        if self.training:
-            z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
-            lik_z = self.entropy_bottleneck.likelihood(z_noisy, q)
-            z_hat = round_ste(z)
-        else:
-            z_hat = torch.round(z)
-            lik_z = self.entropy_bottleneck.likelihood(z_hat, q)
+        # The hyper networks and the entropy models run in fp32.
         with torch.autocast("cpu", enabled=False):
+            z = self.h_a(y)
+            if self.training:
+                z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
+                lik_z = self.entropy_bottleneck.likelihood(z_noisy, q)
+                z_hat = round_ste(z)
+            else:
+                z_hat = torch.round(z)
+                lik_z = self.entropy_bottleneck.likelihood(z_hat, q)
             idx = self.h_s_scale(z_hat)
-        scales = torch.exp(entropy.LOG_SCALE_MIN + entropy.LOG_SCALE_STEP * idx)
-        means = self.h_s_mean(z_hat).float()
-        if self.training:
-            noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
-            lik_y = gaussian_likelihood(noisy, means, scales)
-            y_hat = round_ste(y - means) + means
-        else:
-            y_hat = torch.round(y - means) + means
-            lik_y = gaussian_likelihood(y_hat, means, scales)
+            scales = torch.exp(entropy.LOG_SCALE_MIN + entropy.LOG_SCALE_STEP * idx)
+            means = self.h_s_mean(z_hat)
+            if self.training:
+                noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
+                lik_y = gaussian_likelihood(noisy, means, scales)
+                y_hat = round_ste(y - means) + means
+            else:
+                y_hat = torch.round(y - means) + means
+                lik_y = gaussian_likelihood(y_hat, means, scales)
         x_hat = self.g_s(y_hat * self.gains.inv_gain(q))
         return {"x_hat": x_hat.float(), "likelihoods": [lik_y, lik_z]}
 
