@@ -173,7 +173,7 @@ def compact(ck):
     no optimizer moments (they would triple its size, and a commit of a
     changed binary costs its old and its new size); a run that resumes from
     it rebuilds Adam's moments over a short warm-up."""
-    return {k: v for k, v in ck.items() if k not in ("opt", "aux_opt")}
+    return {k: v for k, v in ck.items() if k not in ("opt", "aux_opt", "opt_named")}
 
 
 def param_groups(model, lr):
@@ -298,6 +298,7 @@ def main():
         init_steps = src["step"] + src.get("init_steps", 0) + src.get("cooldown_steps", 0)
         init_from = f"{src_name}@{init_steps}"
         warm_from, warm_len = 0, args.rewarm
+        args.warmup = 0  # a fine-tune warms up over --rewarm steps only
         torch.manual_seed(2)
         print(f"initialized {args.model} from {src_path} ({init_from}; {len(state)} of "
               f"{len(own)} tensors)")
