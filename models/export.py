@@ -15,6 +15,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nic import entropy, gguf, intpath, nets  # noqa: E402
+from nic.checkpoint import candidates, load_newest, total_steps  # noqa: E402
 from nic.layers import GDN  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -112,34 +113,10 @@ def float_tensors(model, f16):
 def training_steps(ck):
     """Every step behind these weights: those of the model a fine-tune
     started from, its own, and a final cooldown's."""
-    return int(ck["step"]) + int(ck.get("init_steps", 0)) + int(ck.get("cooldown_steps", 0))
+    return total_steps(ck) + int(ck.get("cooldown_steps", 0))
 
 
-def candidates(name, ckpt_dir, compact_dir):
-    """Where the weights of `name` may be: the cooled-down local checkpoint,
-    the local one, and (for the hyperprior, which trains from scratch) the
-    committed one.  The derived models are fine-tunes made in the session
-    that exports them."""
-    paths = [os.path.join(ckpt_dir, name + "-cooled.pt"), os.path.join(ckpt_dir, name + ".pt")]
-    if name == "hyperprior":
-        paths.append(os.path.join(compact_dir, name + ".pt"))
-    return [p for p in paths if os.path.exists(p)]
-
-
-def newest(paths):
-    """The checkpoint with the most steps (the first of equals: the cooled
-    one is listed before the checkpoint it was made from)."""
-    best, best_steps = None, -1
-    for p in paths:
-        ck = torch.load(p, map_location="cpu")
-        steps = int(ck["step"]) + int(ck.get("init_steps", 0))
-        if steps > best_steps:
-            best, best_steps = p, steps
-    return best
-
-
-def export(name, ckpt_path, out_path, f16=True):
-    ck = torch.load(ckpt_path, map_location="cpu")
+def export(name, ckpt_path, ck, out_path, f16=True):
     model = nets.build(ck["config"])
     model.load_state_dict(ck["model"])
     model.eval()
@@ -203,13 +180,13 @@ def main():
     torch.set_num_threads(1)
     done = 0
     for name in args.models:
-        ck = newest(candidates(name, args.ckpt_dir, args.compact_dir))
+        path, ck = load_newest(candidates(name, args.ckpt_dir, args.compact_dir))
         if ck is None:
             print(f"{name}: no checkpoint in {args.ckpt_dir}, skipped"
                   + ("" if name == "hyperprior" else
                      f" (fine-tune it: make -C models train MODEL={name} RESTART=1 ...)"))
             continue
-        export(name, ck, os.path.join(args.out, name + ".gguf"), f16=not args.f32)
+        export(name, path, ck, os.path.join(args.out, name + ".gguf"), f16=not args.f32)
         done += 1
     if not done:
         raise SystemExit("nothing exported")

@@ -21,6 +21,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nic import data, nets  # noqa: E402
+from nic.checkpoint import candidates, load_newest  # noqa: E402
 from nic.metrics import ms_ssim, psnr  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -176,7 +177,7 @@ def compact(ck):
     return {k: v for k, v in ck.items() if k not in ("opt", "aux_opt", "opt_named")}
 
 
-def param_groups(model, lr):
+def param_groups(model):
     """Transforms at lr; the entropy models' densities at 10x lr: each
     quality's density sees only the batches of its quality, 1/8 of them.
     The quantiles have their own optimizer (the auxiliary loss)."""
@@ -196,7 +197,9 @@ def optimizer_state(opt, model):
 
 
 def load_optimizer_state(opt, model, named):
-    params = dict(model.named_parameters())
+    """Loads the states of `named` whose parameter `opt` optimizes."""
+    own = {id(p) for g in opt.param_groups for p in g["params"]}
+    params = {n: p for n, p in model.named_parameters() if id(p) in own}
     for n, st in named.items():
         if n in params and all(not torch.is_tensor(v) or v.dim() == 0 or
                                v.shape == params[n].shape for v in st.values()):
@@ -215,14 +218,6 @@ def legacy_optimizer_state(ck, model):
             st = ck[key]["state"]
             out.update({names[i]: v for i, v in st.items() if i < len(names)})
     return out
-
-
-def load_newest(paths, device):
-    """The checkpoint with the most steps among those that exist."""
-    found = [(p, torch.load(p, map_location=device)) for p in paths if os.path.exists(p)]
-    if not found:
-        return None, None
-    return max(found, key=lambda f: f[1]["step"] + f[1].get("init_steps", 0))
 
 
 def main():
@@ -246,7 +241,7 @@ def main():
 
     config = {"arch": variant["arch"], "n": args.n, "m": args.m, "metric": variant["metric"]}
     model = nets.build(config).to(device)
-    groups = param_groups(model, args.lr)
+    groups = param_groups(model)
     main_params = [p for g in groups for p in g["params"]]
     aux_params = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
     opt = torch.optim.Adam(groups, lr=args.lr)
@@ -284,10 +279,8 @@ def main():
               + ("" if named else f" (no optimizer state: {args.rewarm}-step warm-up)"))
     elif derived:
         src_name = variant["init_from"]
-        src_path, src = load_newest(
-            [os.path.join(args.ckpt_dir, src_name + "-cooled.pt"),
-             os.path.join(args.ckpt_dir, src_name + ".pt"),
-             os.path.join(args.compact_dir, src_name + ".pt")], device)
+        src_path, src = load_newest(candidates(src_name, args.ckpt_dir, args.compact_dir),
+                                    device)
         if src is None:
             raise SystemExit(f"{args.model} starts from {src_name}: train it first")
         own = model.state_dict()

@@ -1,0 +1,35 @@
+"""Where checkpoints live and which one is the newest; shared by the trainer
+and the exporter."""
+import os
+
+import torch
+
+
+def total_steps(ck):
+    """Training steps behind a checkpoint's weights: those of the model a
+    fine-tune started from and its own (a cooldown's are counted apart)."""
+    return int(ck["step"]) + int(ck.get("init_steps", 0))
+
+
+def candidates(name, ckpt_dir, compact_dir):
+    """Where the weights of `name` may be, cooled-down first: the local
+    checkpoints and, for the hyperprior (which trains from scratch), the
+    committed one.  The derived models are fine-tunes made in the session
+    that exports them."""
+    paths = [os.path.join(ckpt_dir, name + "-cooled.pt"), os.path.join(ckpt_dir, name + ".pt")]
+    if name == "hyperprior":
+        paths.append(os.path.join(compact_dir, name + ".pt"))
+    return paths
+
+
+def load_newest(paths, device="cpu"):
+    """(path, checkpoint) of the one with the most steps among the paths
+    that exist, the first of equals (a cooled checkpoint is listed before the
+    one it was made from); (None, None) if none exists."""
+    best = (None, None)
+    for p in paths:
+        if os.path.exists(p):
+            ck = torch.load(p, map_location=device)
+            if best[1] is None or total_steps(ck) > total_steps(best[1]):
+                best = (p, ck)
+    return best
