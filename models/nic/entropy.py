@@ -53,11 +53,16 @@ class EntropyBottleneck(nn.Module):
         self.register_buffer("target", torch.tensor([-target, 0.0, target]))
 
     def _sel(self, p, q):
+        """Quality q's rows of p; q=None: every quality's (qualities*channels
+        rows, quality-major)."""
+        if q is None:
+            return p
         c = self.channels
         return p[q * c:(q + 1) * c]
 
     def logits_cumulative(self, x, q, detach=False):
-        """x: (C, 1, n) -> logits of c(x), same shape.  With detach=True the
+        """x: (C, 1, n) -> logits of c(x), same shape (C: the channels of
+        quality q, or all qualities' with q=None).  With detach=True the
         density parameters get no gradient (used by the quantile loss)."""
         d = (lambda t: t.detach()) if detach else (lambda t: t)
         for i in range(len(self.matrices)):
