@@ -304,13 +304,18 @@ def main():
                   + " ".join(f"{r:.3f}" for r in rates), flush=True)
         init_steps = src["step"] + src.get("init_steps", 0) + src.get("cooldown_steps", 0)
         init_from = f"{src_name}@{init_steps}"
-        warm_from, warm_len = 0, args.rewarm
-        args.warmup = 0  # a fine-tune warms up over --rewarm steps only
         torch.manual_seed(2)
         print(f"initialized {args.model} from {src_path} ({init_from}; {len(state)} of "
               f"{len(own)} tensors)")
     else:
         torch.manual_seed(1)
+
+    if derived:
+        # A fine-tune warms up over its first --rewarm steps only, also when
+        # it resumes its own checkpoint.
+        args.warmup = 0
+        if not warm_len:
+            warm_from, warm_len = 0, args.rewarm
 
     cooldown = args.cooldown
     base_step = step
