@@ -300,8 +300,10 @@ def main():
                                                for _ in range(args.prefit_batches)))
             rates = prefit.fit_bottleneck(model.entropy_bottleneck, model.gains, y,
                                           log=lambda s: print(s, flush=True))
-            print("prefit: rate of y per quality, bits per element: "
-                  + " ".join(f"{r:.3f}" for r in rates), flush=True)
+            print("prefit, bits per element at q0..: rate of y "
+                  + " ".join(f"{r:.3f}" for r, _ in rates)
+                  + "; entropy of its symbols " + " ".join(f"{h:.3f}" for _, h in rates),
+                  flush=True)
         init_steps = src["step"] + src.get("init_steps", 0) + src.get("cooldown_steps", 0)
         init_from = f"{src_name}@{init_steps}"
         torch.manual_seed(2)

@@ -27,22 +27,40 @@ def collect_latents(model, batches):
     return y.permute(1, 0, 2, 3).reshape(y.shape[1], -1)
 
 
-def histograms(y, gains, bins, draws, gen):
-    """For every quality and channel (rows quality-major, as the bottleneck
-    stores them): the samples y * gain plus uniform noise (`draws` draws per
-    sample), as `bins` bin centres and their weights (summing to 1)."""
-    g = torch.exp(gains.log_gain.detach()).cpu()  # (qualities, channels)
+def scaled_latents(y, gains):
+    """y * gain of every quality, stacked quality-major (the bottleneck's row
+    order): (qualities * channels, n)."""
+    g = torch.exp(gains.log_gain.detach()).to(y.device)  # (qualities, channels)
+    return (g[:, :, None] * y[None]).reshape(-1, y.shape[1])
+
+
+def histograms(v, channels, bins, draws, gen):
+    """For every row of v: its samples plus uniform noise (`draws` draws per
+    sample), as `bins` bin centres and their weights (summing to 1).  Done
+    `channels` rows at a time to bound the memory of the noisy copies."""
     centres, weights = [], []
-    for q in range(g.shape[0]):
-        v = (y * g[q][:, None]).repeat(1, draws)
-        v = v + torch.rand(v.shape, generator=gen) - 0.5
-        lo = v.min(dim=1, keepdim=True).values
-        width = (v.max(dim=1, keepdim=True).values - lo).clamp_min(1e-3) / bins
-        idx = ((v - lo) / width).long().clamp_(0, bins - 1)
-        w = torch.zeros(v.shape[0], bins).scatter_add_(1, idx, torch.ones_like(v))
+    for r in range(0, v.shape[0], channels):
+        part = v[r:r + channels].repeat(1, draws)
+        part = part + torch.rand(part.shape, generator=gen) - 0.5
+        lo = part.min(dim=1, keepdim=True).values
+        width = (part.max(dim=1, keepdim=True).values - lo).clamp_min(1e-3) / bins
+        idx = ((part - lo) / width).long().clamp_(0, bins - 1)
+        w = torch.zeros(part.shape[0], bins).scatter_add_(1, idx, torch.ones_like(part))
         centres.append(lo + width * (torch.arange(bins) + 0.5))
-        weights.append(w / v.shape[1])
+        weights.append(w / part.shape[1])
     return torch.cat(centres).unsqueeze(1), torch.cat(weights).unsqueeze(1)
+
+
+def empirical_entropy(symbols):
+    """Mean over rows of the entropy of each row's symbol histogram, in bits:
+    the rate of an ideal per-channel prior fitted to exactly these
+    symbols."""
+    total = 0.0
+    for row in symbols:
+        _, counts = torch.unique(row, return_counts=True)
+        p = counts.double() / counts.sum()
+        total += float(-(p * torch.log2(p)).sum())
+    return total / symbols.shape[0]
 
 
 def fit_bottleneck(eb, gains, y, steps=600, aux_steps=2000, bins=256, draws=4, lr=1e-2,
@@ -51,13 +69,14 @@ def fit_bottleneck(eb, gains, y, steps=600, aux_steps=2000, bins=256, draws=4, l
     scaled by that quality's gain, then its quantiles.  The objective is the
     training one (rate of the samples plus uniform noise), evaluated on a
     fine histogram of them so that a step costs one pass over
-    qualities x channels x bins points, whatever the sample count.  Returns
-    the rate of the rounded samples, in bits per latent element, for every
-    quality."""
+    qualities x channels x bins points, whatever the sample count.  Returns,
+    for every quality, the rate of the rounded samples under the fitted
+    density and the empirical entropy of the same symbols, both in bits per
+    latent element."""
     gen = torch.Generator().manual_seed(seed)
     dev = eb.quantiles.device
-    y = y.cpu()
-    centres, weights = (t.to(dev) for t in histograms(y, gains, bins, draws, gen))
+    v = scaled_latents(y.cpu(), gains)
+    centres, weights = (t.to(dev) for t in histograms(v, eb.channels, bins, draws, gen))
     rows = centres.shape[0]
     density = [p for p in eb.parameters() if p is not eb.quantiles]
     opt = torch.optim.Adam(density, lr=lr)
@@ -76,9 +95,8 @@ def fit_bottleneck(eb, gains, y, steps=600, aux_steps=2000, bins=256, draws=4, l
 
     # Quantiles: start from the sample range of every channel, then move
     # them onto the density's tails with the auxiliary loss.
-    g = torch.exp(gains.log_gain.detach()).cpu()
+    v = v.to(dev)
     with torch.no_grad():
-        v = torch.cat([y * g[q][:, None] for q in range(eb.qualities)]).to(dev)
         eb.quantiles[:, 0, 0] = v.min(dim=1).values - 1
         eb.quantiles[:, 0, 1] = v.median(dim=1).values
         eb.quantiles[:, 0, 2] = v.max(dim=1).values + 1
@@ -93,13 +111,13 @@ def fit_bottleneck(eb, gains, y, steps=600, aux_steps=2000, bins=256, draws=4, l
         aux_opt.step()
     log(f"prefit quantiles: aux loss {float(aux):.3f} (tail mass {TAIL_MASS:g} per side pair)")
 
-    # The rate of the rounded samples (what the coder sees) per quality.
+    # The rate of the rounded samples (what the coder sees) per quality,
+    # against the entropy of those symbols.
     with torch.no_grad():
         med = eb.quantiles[:, 0, 1:2]
-        v_hat = torch.round(v - med) + med
-        rates = []
-        for q in range(eb.qualities):
-            part = v_hat[q * eb.channels:(q + 1) * eb.channels]
-            lik = eb.likelihood(part.view(1, eb.channels, 1, -1), q)
-            rates.append(float(-torch.log2(lik).mean()))
-    return rates
+        sym = torch.round(v - med)
+        lik = eb.likelihood((sym + med).view(1, rows, 1, -1), None).view(rows, -1)
+        bits = -torch.log2(lik).mean(dim=1).view(eb.qualities, eb.channels).mean(dim=1)
+        c = eb.channels
+        return [(float(bits[q]), empirical_entropy(sym[q * c:(q + 1) * c].cpu()))
+                for q in range(eb.qualities)]
