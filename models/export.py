@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nic import entropy, gguf, intpath, nets  # noqa: E402
-from nic.checkpoint import candidates, load_newest, total_steps  # noqa: E402
+from nic import entropy, gguf, intpath  # noqa: E402
+from nic.checkpoint import candidates, load_newest, model_from, total_steps  # noqa: E402
 from nic.layers import GDN  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -117,9 +117,7 @@ def training_steps(ck):
 
 
 def export(name, ckpt_path, ck, out_path, f16=True):
-    model = nets.build(ck["config"])
-    model.load_state_dict(ck["model"])
-    model.eval()
+    model = model_from(ck)
     tensors = float_tensors(model, f16)
     meta = [
         ("general.architecture", gguf.T_STRING, "nic"),

@@ -24,7 +24,8 @@ from PIL import Image
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tools", "eval"))
-from nic import entropy, intpath, nets  # noqa: E402
+from nic import entropy, intpath  # noqa: E402
+from nic.checkpoint import model_from  # noqa: E402
 from nic.entropy import gaussian_likelihood  # noqa: E402
 import bdrate  # noqa: E402
 
@@ -50,9 +51,7 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(2)
     ck = torch.load(args.ckpt, map_location="cpu")
-    model = nets.build(ck["config"])
-    model.load_state_dict(ck["model"])
-    model.eval()
+    model = model_from(ck)
     params = intpath.quantize(model.h_s_scale)
     table = torch.from_numpy(entropy.scale_table()).float()
     rows = []

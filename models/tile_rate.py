@@ -16,6 +16,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nic import nets  # noqa: E402
+from nic.checkpoint import model_from  # noqa: E402
 
 
 def bpp(model, x, q, npix):
@@ -35,9 +36,7 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(2)
     ck = torch.load(args.ckpt, map_location="cpu")
-    model = nets.build(ck["config"])
-    model.load_state_dict(ck["model"])
-    model.eval()
+    model = model_from(ck)
     print(f"{args.ckpt}: step {ck['step']}, quality {args.quality}")
     for path in args.images:
         a = np.asarray(Image.open(path).convert("RGB"))

@@ -1,8 +1,17 @@
-"""Where checkpoints live and which one is the newest; shared by the trainer
-and the exporter."""
+"""Where checkpoints live, which one is the newest, and the network one
+holds; shared by the trainer, the exporter and the measurement tools."""
 import os
 
 import torch
+
+from . import nets
+
+
+def model_from(ck):
+    """The network a checkpoint holds, with its weights, in eval mode."""
+    model = nets.build(ck["config"])
+    model.load_state_dict(ck["model"])
+    return model.eval()
 
 
 def total_steps(ck):
