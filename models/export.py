@@ -110,6 +110,17 @@ def float_tensors(model, f16):
     return out
 
 
+def training_data(ck):
+    """TRAINING_DATA, and for hyper networks refitted by hyperfit.py, how."""
+    rec = ck.get("hyperfit")
+    if not rec:
+        return TRAINING_DATA
+    return (TRAINING_DATA + f"; then h_a, h_s and z's prior alone, {rec['steps']} steps on "
+            f"crops of 256 to 512 pixels of the latents of {rec['latents']} whole images "
+            "(those training images of 256x256 or more, and photographs from Debian's "
+            "wallpaper packages, models/nic/photos.py)")
+
+
 def training_steps(ck):
     """Every step behind these weights: those of the model a fine-tune
     started from, its own, and a final cooldown's."""
@@ -132,7 +143,7 @@ def export(name, ckpt_path, ck, out_path, f16=True):
         ("nic.qualities", gguf.T_UINT32, model.qualities),
         ("nic.lambdas", (gguf.T_ARRAY, gguf.T_FLOAT32), list(model.lambdas)),
         ("nic.training.steps", gguf.T_UINT64, training_steps(ck)),
-        ("nic.training.data", gguf.T_STRING, TRAINING_DATA),
+        ("nic.training.data", gguf.T_STRING, training_data(ck)),
         ("nic.cdf_precision", gguf.T_UINT32, entropy.CDF_PRECISION),
     ]
     eb = model.entropy_bottleneck

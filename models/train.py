@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nic import data, nets, prefit  # noqa: E402
-from nic.checkpoint import candidates, load_newest  # noqa: E402
+from nic import data, nets, optim, photos, prefit  # noqa: E402
+from nic.checkpoint import candidates, compact, load_newest  # noqa: E402
 from nic.metrics import ms_ssim, psnr  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -47,6 +47,9 @@ def parse_args():
     p.add_argument("--cache", default=os.path.join(HERE, "cache", "train-x2.npz"))
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--photos", action="store_true",
+                   help="also crop from the large photographs of nic/photos.py (most training"
+                        " images are too small for crops of 256 and more)")
     p.add_argument("--lr", type=float, default=None,
                    help="peak learning rate (default 2e-4; 1e-4 for MS-SSIM)")
     p.add_argument("--warmup", type=int, default=1000,
@@ -172,14 +175,6 @@ def evaluate(model, crops, device, qualities):
     return res
 
 
-def compact(ck):
-    """The checkpoint to commit: weights in fp32, the step and every RNG, but
-    no optimizer moments (they would triple its size, and a commit of a
-    changed binary costs its old and its new size); a run that resumes from
-    it rebuilds Adam's moments over a short warm-up."""
-    return {k: v for k, v in ck.items() if k not in ("opt", "aux_opt", "opt_named")}
-
-
 def param_groups(model):
     """Transforms at lr; the entropy models' densities at 10x lr: each
     quality's density sees only the batches of its quality, 1/8 of them.
@@ -240,6 +235,10 @@ def main():
     if not os.path.exists(args.cache):
         data.build_cache(args.data, args.cache)
     crops = data.Crops(args.cache, args.crop)
+    if args.photos:
+        pics, _ = photos.load(os.path.join(os.path.dirname(args.cache), "photos.npz"))
+        crops.train += [a for a in pics if min(a.shape[:2]) >= args.crop]
+    print(f"data: {len(crops.train)} images of {args.crop}x{args.crop} or more", flush=True)
     val = crops.val_crops()
 
     config = {"arch": variant["arch"], "n": args.n, "m": args.m, "metric": variant["metric"]}
@@ -388,14 +387,7 @@ def main():
         bpp = nets.bits(out["likelihoods"]) / npix
         dist = distortion(model, x, out["x_hat"])
         loss = model.lambdas[q] * dist + bpp
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(main_params, 1.0)
-        opt.step()
-        aux = model.aux_loss(q)
-        aux_opt.zero_grad(set_to_none=True)
-        aux.backward()
-        aux_opt.step()
+        gnorm, aux = optim.update(model, q, loss, opt, aux_opt, main_params)
         step += 1
         dt = time.time() - t0
         if tuner:

@@ -14,6 +14,14 @@ def model_from(ck):
     return model.eval()
 
 
+def compact(ck):
+    """The checkpoint to commit: weights in fp32, the step and every RNG, but
+    no optimizer moments (they would triple its size, and a commit of a
+    changed binary costs its old and its new size); a run that resumes from
+    it rebuilds Adam's moments over a short warm-up."""
+    return {k: v for k, v in ck.items() if k not in ("opt", "aux_opt", "opt_named")}
+
+
 def total_steps(ck):
     """Training steps behind a checkpoint's weights: those of the model a
     fine-tune started from and its own (a cooldown's are counted apart)."""

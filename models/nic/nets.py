@@ -145,7 +145,14 @@ class Hyperprior(NicModel):
 
     def forward(self, x, q):
         y = self.g_a(x).float() * self.gains.gain(q)
-        # The hyper networks and the entropy models run in fp32.
+        y_hat, likelihoods = self.code(y, q)
+        x_hat = self.g_s(y_hat * self.gains.inv_gain(q))
+        return {"x_hat": x_hat.float(), "likelihoods": likelihoods}
+
+    def code(self, y, q):
+        """The hyperprior's part: y (gain applied) to y_hat and the
+        likelihoods of y and z; noise in place of rounding while training.
+        The hyper networks and the entropy models run in fp32."""
         with torch.autocast("cpu", enabled=False):
             z = self.h_a(y)
             if self.training:
@@ -165,8 +172,7 @@ class Hyperprior(NicModel):
             else:
                 y_hat = torch.round(y - means) + means
                 lik_y = gaussian_likelihood(y_hat, means, scales)
-        x_hat = self.g_s(y_hat * self.gains.inv_gain(q))
-        return {"x_hat": x_hat.float(), "likelihoods": [lik_y, lik_z]}
+        return y_hat, [lik_y, lik_z]
 
 
 MODELS = {"factorized": Factorized, "hyperprior": Hyperprior}
