@@ -75,6 +75,8 @@ def latents(model, args):
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
+    for d in (args.ckpt_dir, args.log_dir, args.cache_dir):
+        os.makedirs(d, exist_ok=True)
     # The checkpoint export would take (a cooled one first), written back in
     # place; the committed one is written back to models/ckpt/.
     src, ck = load_newest(candidates(args.model, args.ckpt_dir, args.compact_dir))
