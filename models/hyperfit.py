@@ -148,12 +148,11 @@ def main():
         loss = hyperfit.rate_bpp(model, crops.batch(args.batch), q)
         _, aux = optim.update(model, q, loss, opt, aux_opt, weights + dens)
         step += 1
-        window.append((q, float(loss), time.time() - t0))
+        window.append(time.time() - t0)
         if step % args.save_every == 0 or step == args.steps:
             held = hyperfit.held_out_rate(model, held_maps, qs)
-            w = np.array(window)
             entry = {"hyperfit_step": step, "held_out_bpp": held, "lr": lr,
-                     "s_per_step": float(np.median(w[:, 2])), "aux": float(aux)}
+                     "s_per_step": float(np.median(window)), "aux": float(aux)}
             window = []
             logf.write(json.dumps(entry) + "\n")
             logf.flush()

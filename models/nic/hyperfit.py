@@ -31,16 +31,13 @@ def transform_digest(model):
 
 
 @torch.no_grad()
-def latent_maps(model, images, min_side=256):
-    """y = g_a(x) of every image (HxWx3 uint8) whose shorter side is at
-    least min_side, whole, without gains; padded to a multiple of 64 by
-    replicating the edge, as the codec does."""
+def latent_maps(model, images):
+    """y = g_a(x) of every image (HxWx3 uint8), whole, without gains; padded
+    to a multiple of 64 by replicating the edge, as the codec does."""
     was_training = model.training
     model.eval()
     out = []
     for a in images:
-        if min(a.shape[:2]) < min_side:
-            continue
         h, w = a.shape[:2]
         a = np.pad(a, ((0, -h % 64), (0, -w % 64), (0, 0)), mode="edge")
         x = torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255
