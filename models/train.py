@@ -218,6 +218,27 @@ def legacy_optimizer_state(ck, model):
     return out
 
 
+def resume_cooldown(path, base_step, cooldown, model, opt, aux_opt, crops, state_rng, device):
+    """A cooldown is resumable too: when `path` holds an unfinished cooldown
+    of the same base step (weights, Adam's state and the RNGs, not yet
+    changed by hyperfit.py), continue it.  Returns the step to go on from."""
+    if not os.path.exists(path):
+        return base_step
+    ck = torch.load(path, map_location=device)
+    done = ck.get("cooldown_steps", 0)
+    if (ck["step"] != base_step or "hyperfit" in ck or not ck.get("opt_named")
+            or not 0 < done < cooldown):
+        return base_step
+    model.load_state_dict(ck["model"])
+    load_optimizer_state(opt, model, ck["opt_named"])
+    load_optimizer_state(aux_opt, model, ck["opt_named"])
+    crops.rng.bit_generator.state = ck["data_rng"]
+    state_rng.bit_generator.state = ck["q_rng"]
+    torch.set_rng_state(ck["torch_rng"])
+    print(f"resumed the cooldown in {path} after {done} of its steps", flush=True)
+    return base_step + done
+
+
 def main():
     args = parse_args()
     variant = VARIANTS[args.model]
@@ -324,6 +345,8 @@ def main():
         out_path = cooled_path
         end_step = step + cooldown
         print(f"cooldown: {cooldown} steps at lr/10 into {cooled_path}")
+        step = resume_cooldown(cooled_path, base_step, cooldown, model, opt, aux_opt, crops,
+                               state_rng, device)
     else:
         out_path = ckpt_path
         end_step = args.steps
@@ -332,7 +355,8 @@ def main():
         return {"config": config, "model": model.state_dict(),
                 "opt_named": optimizer_state(opt, model) | optimizer_state(aux_opt, model),
                 "step": base_step if cooldown else step,
-                "cooldown_steps": cooldown, "init_steps": init_steps, "init_from": init_from,
+                "cooldown_steps": step - base_step if cooldown else 0,
+                "init_steps": init_steps, "init_from": init_from,
                 "data_rng": crops.rng.bit_generator.state,
                 "q_rng": state_rng.bit_generator.state,
                 "torch_rng": torch.get_rng_state(), "data_digest": crops.digest,
