@@ -6,17 +6,14 @@ crop size codes small tiles for fewer bits than the whole image.
 
     python3 models/tile_rate.py [--ckpt models/checkpoints/hyperprior.pt]
                                 [--quality 4] [--tiles 256 128] IMAGE..."""
-import argparse
 import os
 import sys
 
-import numpy as np
 import torch
-from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nic import nets  # noqa: E402
-from nic.checkpoint import model_from  # noqa: E402
+from nic.checkpoint import image_tensor, tool_model, tool_parser  # noqa: E402
 
 
 def bpp(model, x, q, npix):
@@ -26,22 +23,15 @@ def bpp(model, x, q, npix):
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("images", nargs="+")
-    p.add_argument("--ckpt", default=os.path.join(here, "checkpoints", "hyperprior.pt"))
+    p = tool_parser(__doc__)
     p.add_argument("--quality", type=int, default=4)
     p.add_argument("--tiles", type=int, nargs="*", default=[256, 128])
     args = p.parse_args()
-    torch.set_num_threads(2)
-    ck = torch.load(args.ckpt, map_location="cpu")
-    model = model_from(ck)
+    ck, model = tool_model(args.ckpt)
     print(f"{args.ckpt}: step {ck['step']}, quality {args.quality}")
     for path in args.images:
-        a = np.asarray(Image.open(path).convert("RGB"))
-        h, w = a.shape[:2]
-        x = torch.from_numpy(a.copy()).permute(2, 0, 1)[None].float() / 255
+        x = image_tensor(path)
+        h, w = x.shape[2:]
         res = [f"whole {bpp(model, x, args.quality, h * w):.3f}"]
         for t in args.tiles:
             if h % t or w % t:

@@ -1,8 +1,11 @@
 """Where checkpoints live, which one is the newest, and the network one
 holds; shared by the trainer, the exporter and the measurement tools."""
+import argparse
 import os
 
+import numpy as np
 import torch
+from PIL import Image
 
 from . import nets
 
@@ -50,3 +53,29 @@ def load_newest(paths, device="cpu"):
             if best[1] is None or total_steps(ck) > total_steps(best[1]):
                 best = (p, ck)
     return best
+
+
+def tool_parser(doc):
+    """The command line shared by the measurement tools (tile_rate.py,
+    ceiling.py): image paths and --ckpt, the committed hyperprior by
+    default."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    p = argparse.ArgumentParser(description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("images", nargs="+")
+    p.add_argument("--ckpt", default=os.path.join(here, "checkpoints", "hyperprior.pt"))
+    return p
+
+
+def tool_model(path):
+    """(checkpoint, network) for a measurement tool, on NIC_THREADS threads
+    (2 by default)."""
+    torch.set_num_threads(int(os.environ.get("NIC_THREADS", "2")))
+    ck = torch.load(path, map_location="cpu")
+    return ck, model_from(ck)
+
+
+def image_tensor(path):
+    """An image file as a 1x3xHxW float tensor in [0, 1]."""
+    a = np.asarray(Image.open(path).convert("RGB"))
+    return torch.from_numpy(a.copy()).permute(2, 0, 1)[None].float() / 255
