@@ -218,6 +218,23 @@ def legacy_optimizer_state(ck, model):
     return out
 
 
+def restore(ck, model, opt, aux_opt, crops, state_rng):
+    """Load a checkpoint's weights, Adam's state where it has one, and every
+    RNG (data sampler, quality draw, torch).  Returns whether Adam's state
+    was there (a compact checkpoint has none)."""
+    model.load_state_dict(ck["model"])
+    named = ck.get("opt_named")
+    if named is None and "opt" in ck:
+        named = legacy_optimizer_state(ck, model)
+    if named:
+        load_optimizer_state(opt, model, named)
+        load_optimizer_state(aux_opt, model, named)
+    crops.rng.bit_generator.state = ck["data_rng"]
+    state_rng.bit_generator.state = ck["q_rng"]
+    torch.set_rng_state(ck["torch_rng"])
+    return bool(named)
+
+
 def resume_cooldown(path, base_step, cooldown, model, opt, aux_opt, crops, state_rng, device):
     """A cooldown is resumable too: when `path` holds an unfinished cooldown
     of the same base step (weights, Adam's state and the RNGs, not yet
@@ -229,12 +246,7 @@ def resume_cooldown(path, base_step, cooldown, model, opt, aux_opt, crops, state
     if (ck["step"] != base_step or "hyperfit" in ck or not ck.get("opt_named")
             or not 0 < done < cooldown):
         return base_step
-    model.load_state_dict(ck["model"])
-    load_optimizer_state(opt, model, ck["opt_named"])
-    load_optimizer_state(aux_opt, model, ck["opt_named"])
-    crops.rng.bit_generator.state = ck["data_rng"]
-    state_rng.bit_generator.state = ck["q_rng"]
-    torch.set_rng_state(ck["torch_rng"])
+    restore(ck, model, opt, aux_opt, crops, state_rng)
     print(f"resumed the cooldown in {path} after {done} of its steps", flush=True)
     return base_step + done
 
@@ -283,21 +295,12 @@ def main():
     if ck is not None:
         if ck["config"] != config:
             raise SystemExit(f"{path}: checkpoint is {ck['config']}, asked for {config}")
-        model.load_state_dict(ck["model"])
+        named = restore(ck, model, opt, aux_opt, crops, state_rng)
         step = ck["step"]
         init_steps = ck.get("init_steps", 0)
         init_from = ck.get("init_from")
-        named = ck.get("opt_named")
-        if named is None and "opt" in ck:
-            named = legacy_optimizer_state(ck, model)
-        if named:
-            load_optimizer_state(opt, model, named)
-            load_optimizer_state(aux_opt, model, named)
-        else:
+        if not named:
             warm_from, warm_len = step, args.rewarm
-        crops.rng.bit_generator.state = ck["data_rng"]
-        state_rng.bit_generator.state = ck["q_rng"]
-        torch.set_rng_state(ck["torch_rng"])
         print(f"resumed {path} at step {step}"
               + ("" if named else f" (no optimizer state: {args.rewarm}-step warm-up)"))
     elif derived:
