@@ -10,7 +10,6 @@ stdout and to models/runs/<model>.jsonl (training loss, bpp and PSNR, and
 held-out evaluations with real rounding)."""
 import argparse
 import json
-import math
 import os
 import signal
 import sys
@@ -67,6 +66,16 @@ def parse_args():
                    help="train this many steps at lr/10 from the current checkpoint into"
                         " ckpt/<model>-cooled.pt (which export prefers); the main"
                         " checkpoint is not changed")
+    p.add_argument("--promote-cooled", action="store_true",
+                   help="make ckpt/<model>-cooled.pt the main line: training goes on from"
+                        " its weights, Adam's state and RNGs (its cooldown steps become"
+                        " ordinary steps, a hyperfit record is dropped); the un-cooled"
+                        " checkpoint is kept as ckpt/<model>-uncooled.pt.  Pair it with"
+                        " --decay-at to keep the cooldown's learning rate")
+    p.add_argument("--q-weights", default=None,
+                   help="comma-separated sampling weights of the qualities (default: all"
+                        " equal); e.g. more batches at the high qualities, where the"
+                        " transforms limit the PSNR")
     p.add_argument("--decay-at", type=int, default=0,
                    help="step after which the learning rate drops 10x (0: never)")
     p.add_argument("--steps", type=int, default=0, help="stop at this total step (0: no limit)")
@@ -251,6 +260,35 @@ def resume_cooldown(path, base_step, cooldown, model, opt, aux_opt, crops, state
     return base_step + done
 
 
+def promote_cooled(ckpt_path, cooled_path):
+    """--promote-cooled: the cooled checkpoint becomes ckpt_path, counted
+    as one line of ordinary steps; the old ckpt_path is kept aside."""
+    if not os.path.exists(cooled_path):
+        raise SystemExit(f"--promote-cooled: no {cooled_path} (already promoted?)")
+    ck = torch.load(cooled_path, map_location="cpu")
+    if not ck.get("opt_named"):
+        raise SystemExit(f"{cooled_path}: no optimizer state to continue from")
+    ck["step"] = int(ck["step"]) + int(ck.pop("cooldown_steps", 0))
+    ck.pop("hyperfit", None)
+    if os.path.exists(ckpt_path):
+        os.replace(ckpt_path, ckpt_path[:-3] + "-uncooled.pt")
+    torch.save(ck, ckpt_path + ".tmp")
+    os.replace(ckpt_path + ".tmp", ckpt_path)
+    os.remove(cooled_path)
+    print(f"promoted {cooled_path} to {ckpt_path} at step {ck['step']}", flush=True)
+
+
+def quality_sampler(weights, qualities, rng):
+    """Draws the quality of each batch: uniform, or by --q-weights."""
+    if not weights:
+        return lambda: int(rng.integers(qualities))
+    w = np.array([float(v) for v in weights.split(",")])
+    if len(w) != qualities or (w < 0).any() or w.sum() <= 0:
+        raise SystemExit(f"--q-weights needs {qualities} non-negative weights")
+    p = w / w.sum()
+    return lambda: int(rng.choice(qualities, p=p))
+
+
 def main():
     args = parse_args()
     variant = VARIANTS[args.model]
@@ -287,6 +325,8 @@ def main():
     warm_from, warm_len = 0, 0
     state_rng = np.random.Generator(np.random.PCG64(777))
 
+    if args.promote_cooled:
+        promote_cooled(ckpt_path, cooled_path)
     # The local checkpoint or the committed one, whichever is further on.
     # Derived models are fine-tunes of the hyperprior: they resume only their
     # own local checkpoint, and start again from the hyperprior otherwise.
@@ -384,6 +424,7 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
+    draw_quality = quality_sampler(args.q_weights, model.qualities, state_rng)
     tuner = ThreadTuner(args.threads) if device.type == "cpu" else None
     use_bf16 = device.type == "cpu" and (native_bf16() if args.bf16 == "auto"
                                          else bool(int(args.bf16)))
@@ -406,7 +447,7 @@ def main():
         t0 = time.time()
         for g in opt.param_groups:
             g["lr"] = current_lr() * g["lr_scale"]
-        q = int(state_rng.integers(model.qualities))
+        q = draw_quality()
         x = to_tensor(crops.batch(args.batch), device)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
             out = model(x, q)

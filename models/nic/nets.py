@@ -6,7 +6,6 @@ The hyperprior's synthesis h_s has two branches: the means in float, and
 the scale branch in fake-quantized integer arithmetic whose output is an
 index into the Gaussian conditional's scale table (see intpath.py for the
 exact integer reference)."""
-import math
 
 import torch
 import torch.nn as nn
