@@ -27,7 +27,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nic import data, hyperfit, optim, photos  # noqa: E402
-from nic.checkpoint import candidates, compact, load_newest, model_from  # noqa: E402
+from nic.checkpoint import (candidates, compact, load_newest, model_from,  # noqa: E402
+                            save_atomic)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -67,8 +68,7 @@ def latents(model, args):
     maps = (hyperfit.latent_maps(model, train), hyperfit.latent_maps(model, held))
     print(f"latents of {len(maps[0])} training and {len(maps[1])} held-out images in "
           f"{time.time() - t0:.0f} s", flush=True)
-    torch.save(maps, path + ".tmp")
-    os.replace(path + ".tmp", path)
+    save_atomic(maps, path)
     return maps
 
 
@@ -121,8 +121,7 @@ def main():
             # the hyperprior's committed checkpoint, which a fresh checkout resumes
             targets.append((os.path.join(args.compact_dir, args.model + ".pt"), compact(ck)))
         for p, obj in targets:
-            torch.save(obj, p + ".tmp")
-            os.replace(p + ".tmp", p)
+            save_atomic(obj, p)
 
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))

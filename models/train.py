@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nic import data, nets, optim, photos, prefit  # noqa: E402
-from nic.checkpoint import candidates, compact, load_newest  # noqa: E402
+from nic.checkpoint import candidates, compact, load_newest, save_atomic  # noqa: E402
 from nic.metrics import ms_ssim, psnr  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -272,8 +272,7 @@ def promote_cooled(ckpt_path, cooled_path):
     ck.pop("hyperfit", None)
     if os.path.exists(ckpt_path):
         os.replace(ckpt_path, ckpt_path[:-3] + "-uncooled.pt")
-    torch.save(ck, ckpt_path + ".tmp")
-    os.replace(ckpt_path + ".tmp", ckpt_path)
+    save_atomic(ck, ckpt_path)
     os.remove(cooled_path)
     print(f"promoted {cooled_path} to {ckpt_path} at step {ck['step']}", flush=True)
 
@@ -412,8 +411,7 @@ def main():
             targets.append((compact_path, compact(ck)))
         for path, obj in targets:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            torch.save(obj, path + ".tmp")
-            os.replace(path + ".tmp", path)
+            save_atomic(obj, path)
         return [p for p, _ in targets]
 
     stop = {"now": False}

@@ -42,6 +42,13 @@ def candidates(name, ckpt_dir, compact_dir):
     return paths
 
 
+def save_atomic(obj, path):
+    """torch.save through a temporary file, so that a run stopped midway
+    never leaves a truncated checkpoint at `path`."""
+    torch.save(obj, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
 def load_newest(paths, device="cpu"):
     """(path, checkpoint) of the one with the most steps among the paths
     that exist, the first of equals (a cooled checkpoint is listed before the
