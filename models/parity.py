@@ -9,8 +9,10 @@ reader (nic/bitstream.py, with the Python integer scale path), and its
 quantized latents are compared with those of a PyTorch forward pass that
 reads the same model file; then the C decoder's output is compared with the
 PyTorch reconstruction from the same latents.  Exits non-zero unless every
-latent matches (z exactly; y up to --max-y-mismatch, rounding ties of float
-noise) and the PSNR of C and PyTorch agree within --max-db."""
+latent matches (z exactly; y up to --max-y-mismatch symbols, each off by one
+and only where PyTorch's y - mean lies within --max-tie of a rounding
+boundary: a tie that float noise decides either way) and the PSNR of C and
+PyTorch agree within --max-db."""
 import argparse
 import json
 import os
@@ -40,6 +42,9 @@ def main():
     p.add_argument("--quality", type=int, nargs="+", default=[4])
     p.add_argument("--max-y-mismatch", type=float, default=1e-4,
                    help="largest fraction of y symbols allowed to differ")
+    p.add_argument("--max-tie", type=float, default=1e-3,
+                   help="a y symbol may differ only where PyTorch's y - mean lies "
+                        "within this of a rounding boundary (x.5)")
     p.add_argument("--max-db", type=float, default=0.05)
     p.add_argument("images", nargs="+")
     args = p.parse_args()
@@ -63,16 +68,24 @@ def main():
                     buf, tensors, meta, lambda z: intpath.scale_indices(params, z))
                 r = ref.analyse(img, q)
                 z_diff = 0 if zsym is None else int(np.sum(zsym != r["zsym"]))
-                y_diff = int(np.sum(ysym != r["ysym"]))
+                miss = ysym != r["ysym"]
+                y_diff = int(np.sum(miss))
+                # how close PyTorch's unrounded y - mean came to a rounding
+                # boundary where the two disagree: a tie, not a different value
+                res_y = (r["y"] - r["means"])[0].numpy()[miss]
+                tie = float(np.abs(res_y - np.floor(res_y) - 0.5).max()) if y_diff else 0.0
+                y_step = int(np.abs(ysym - r["ysym"]).max())
                 c_img = np.asarray(Image.open(out))
                 t_img = ref.reconstruct(ysym, r["means"], q, *img.shape[:2])
                 c_db, t_db = psnr(img, c_img), psnr(img, t_img)
                 res = {"image": os.path.basename(path), "quality": q,
                        "bpp": 8 * len(buf) / (img.shape[0] * img.shape[1]),
                        "z_mismatch": z_diff, "y_mismatch": y_diff, "y_symbols": int(ysym.size),
+                       "y_max_step": y_step, "y_tie_distance": float("%.3g" % tie),
                        "psnr_c": round(c_db, 4), "psnr_torch": round(t_db, 4),
                        "max_pixel_diff": int(np.abs(c_img.astype(int) - t_img).max())}
                 good = (z_diff == 0 and y_diff <= args.max_y_mismatch * ysym.size and
+                        y_step <= 1 and tie <= args.max_tie and
                         abs(c_db - t_db) <= args.max_db)
                 ok &= good
                 print(json.dumps(res), "ok" if good else "FAIL", flush=True)
