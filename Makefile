@@ -5,8 +5,8 @@
 #   make demo             build, then encode/decode samples/ (build/demo/)
 #   make check            nic unit tests + FATE nic tests + FFmpeg's own
 #                         sample-free FATE tests of this configuration
-#   make install          install ffmpeg, ffprobe, ffplay, libraries and the
-#                         models into PREFIX (/usr/local)
+#   make install          install ffmpeg, ffprobe, ffplay, the libraries and
+#                         the models into PREFIX (/usr/local)
 #   make clean            remove FFmpeg trees, build/install and build/demo
 #   make distclean        remove build/ entirely (downloads included)
 #
@@ -15,8 +15,12 @@
 #   FFMPEG_SRC=/path         integrate into your own FFmpeg tree instead; the
 #                            release line is read from its RELEASE file
 #   PREFIX=/usr/local        for make install (DESTDIR is honoured)
-#   INSTALL_LIBS=yes         make install also installs FFmpeg's static
-#                            libraries, headers and pkg-config files
+#   INSTALL_LIBS=yes         FFCONFIG=small: make install also installs
+#                            FFmpeg's libraries, headers and pkg-config
+#                            files (the full build always does)
+#   FFCONFIG=full|small      full (default): every native FFmpeg component,
+#                            Debian's codec libraries, shared libraries;
+#                            small: a minimal static build for quick loops
 #   JOBS=2                   parallel jobs for FFmpeg's build and FATE
 #   NIC=no                   configure FFmpeg without nic (tests the patches
 #                            and the rest of the build on their own)
@@ -36,6 +40,8 @@ STAGE    := $(BUILDDIR)/install
 
 SUPPORTED     := 9.0 8.1 7.1 5.1
 comma         := ,
+empty         :=
+space         := $(empty) $(empty)
 UPSTREAM_9.0  := 9.0.2
 UPSTREAM_8.1  := 8.1.2
 UPSTREAM_7.1  := 7.1.5
@@ -66,13 +72,36 @@ ifeq ($(NIC),no)
   NIC_COMPONENTS := --disable-encoder=nic --disable-decoder=nic --disable-parser=nic
 endif
 
-# A deliberately small FFmpeg: what nic users need to get images and clips in
-# and out, plus what FATE needs for the tests this configuration can run.
-CONFIGURE_FLAGS := \
-	--prefix=$(CONF_PREFIX) \
-	--disable-everything --disable-doc --disable-autodetect \
-	--enable-sdl2 --enable-zlib --enable-openblas \
-	$(NIC_COMPONENTS) \
+# FFCONFIG=full (the default, what users get and CI tests): every native
+# component of FFmpeg, plus the external libraries an everyday FFmpeg has for
+# images, video and audio (Debian's packages, FULL_DEBS), shared libraries
+# beside the static ones, ffplay through SDL2.  The programs find the shared
+# libraries through a RUNPATH to the install's lib/ (new dtags, so that
+# LD_LIBRARY_PATH, which the tests set to the tree's own, wins).
+#
+# FFCONFIG=small: a deliberately small static FFmpeg (what nic needs to get
+# images and clips in and out, plus what FATE needs for its tests); a quick
+# local loop, not what users get.
+FFCONFIG ?= full
+FULL_LIBS := libdav1d libaom libx264 libx265 libvpx libwebp libopus \
+	libvorbis libmp3lame libjxl libfreetype
+FULL_DEBS := libdav1d-dev libaom-dev libx264-dev libx265-dev libvpx-dev \
+	libwebp-dev libopus-dev libvorbis-dev libmp3lame-dev libjxl-dev \
+	libfreetype-dev libbz2-dev liblzma-dev
+
+COMMON_FLAGS := --prefix=$(CONF_PREFIX) --disable-doc --disable-autodetect \
+	--enable-sdl2 --enable-zlib --enable-openblas $(NIC_COMPONENTS)
+
+ifeq ($(FFCONFIG),full)
+CONFIGURE_FLAGS := $(COMMON_FLAGS) \
+	--enable-gpl --enable-shared --enable-rpath \
+	--extra-ldexeflags=-Wl,--enable-new-dtags --extra-ldsoflags=-Wl,--enable-new-dtags \
+	--enable-bzlib --enable-lzma --enable-iconv \
+	$(addprefix --enable-,$(FULL_LIBS)) \
+	$(CONFIGURE_EXTRA)
+DEPS_EXTRA := $(FULL_DEBS)
+else ifeq ($(FFCONFIG),small)
+CONFIGURE_FLAGS := $(COMMON_FLAGS) --disable-everything \
 	--enable-encoder=png,rawvideo,ffv1,ppm,pgm,pam,wrapped_avframe \
 	--enable-decoder=png,rawvideo,ffv1,ppm,pgm,pam,wrapped_avframe,mjpeg,h264,hevc,mpeg4 \
 	--enable-parser=png,mjpeg,h264,hevc,mpeg4video \
@@ -84,18 +113,26 @@ CONFIGURE_FLAGS := \
 	--enable-indev=lavfi \
 	--enable-filter=scale,format,null,copy,split,crop,pad,testsrc,testsrc2,color,psnr,ssim,showinfo,setpts,fps,trim \
 	$(CONFIGURE_EXTRA)
+DEPS_EXTRA :=
+else
+  $(error FFCONFIG must be full or small, not '$(FFCONFIG)')
+endif
+
+# The tree's programs and test tools load the tree's own shared libraries.
+TREE_LIBPATH = $(subst $(space),:,$(addprefix $(TREE)/,libavutil libswresample libswscale \
+	libavcodec libavformat libavfilter libavdevice libpostproc))
 
 .NOTPARALLEL:
 .PHONY: all build deps fetch tree sync configure ffmpeg stage demo check \
         check-unit check-fate check-fate-ffmpeg check-bitexact check-parity \
-        bench fuzz install clean distclean FORCE
+        check-usage bench bench-layers bench-e2e fuzz install clean distclean FORCE
 
 all: build
 
 build: deps stage
 
 deps:
-	@$(ROOT)/tools/install-deps.sh
+	@$(ROOT)/tools/install-deps.sh $(DEPS_EXTRA)
 
 ifeq ($(FFMPEG_SRC),)
 fetch:
@@ -187,16 +224,23 @@ demo: build
 # Unit tests and FATE: `fate-nic` runs ours; `fate` without SAMPLES runs
 # every test of FFmpeg's that this configuration enables and that needs no
 # sample files.
-check: build check-unit check-fate-ffmpeg check-bitexact check-parity
+check: build check-unit check-usage check-fate-ffmpeg check-bitexact check-parity
 
 # The FATE tests take the models from NIC_MODEL_PATH (default: models/).
 NIC_MODEL_PATH ?= $(ROOT)/models
 # GIT_CEILING_DIRECTORIES: a tree under build/ must not be taken for part of
 # this repository's git checkout (fate-source runs git grep).
-FATE_ENV := NIC_MODEL_PATH=$(NIC_MODEL_PATH) GIT_CEILING_DIRECTORIES=$(abspath $(TREE)/..)
+FATE_ENV := NIC_MODEL_PATH=$(NIC_MODEL_PATH) GIT_CEILING_DIRECTORIES=$(abspath $(TREE)/..) \
+	LD_LIBRARY_PATH=$(TREE_LIBPATH)
 
 check-unit check-fate: ffmpeg
 	$(FATE_ENV) nice $(MAKE) -C $(TREE) -j$(JOBS) fate-nic
+
+# The README's "Using it" commands on generated MP4, MOV, MKV, JPEG, WebP,
+# TIFF, BMP, 16-bit PNG, PNG with alpha and GIF inputs, through the
+# installed programs (what users run).
+check-usage: stage
+	NIC_MODEL_PATH=$(NIC_MODEL_PATH) $(ROOT)/tools/check-usage.sh $(STAGE)/bin $(BUILDDIR)/usage
 
 check-fate-ffmpeg: ffmpeg
 	$(FATE_ENV) nice $(MAKE) -C $(TREE) -j$(JOBS) fate SAMPLES=
@@ -220,7 +264,7 @@ KODAK ?= $(wildcard $(ROOT)/../shared/data/kodak/kodim*.png)
 check-bitexact: ffmpeg
 	@if [ -z "$(KODAK)" ]; then echo "check-bitexact: skipped, no Kodak images in ../shared/data/kodak"; \
 	else $(MAKE) -C $(TREE) tests/tiny_psnr >/dev/null && \
-	NIC_MODEL_PATH=$(NIC_MODEL_PATH) $(ROOT)/tools/bitexact.sh $(TREE)/ffmpeg \
+	LD_LIBRARY_PATH=$(TREE_LIBPATH) NIC_MODEL_PATH=$(NIC_MODEL_PATH) $(ROOT)/tools/bitexact.sh $(TREE)/ffmpeg \
 		$(TREE)/tests/tiny_psnr $(BUILDDIR)/bitexact $(KODAK); fi
 
 # Parity with PyTorch: the C encoder's latents, read back by an independent
@@ -233,12 +277,20 @@ check-parity: $(NICTOOL)
 			--model $(NIC_MODEL_PATH)/$$m.gguf --quality 0 7 -- $(PARITY_IMAGES); \
 	done
 
-# make bench: speed on this machine (a benchmark, not a test)
+# make bench: speed on this machine (a benchmark, not a test): the layers
+# (bench.sh), then the wall time of the commands users type (bench_e2e.py,
+# on E2E_IMAGES, through the installed programs).
 BENCH_IMAGES ?= $(or $(KODAK),$(wildcard $(ROOT)/samples/*.png))
-bench: $(NICTOOL) $(BUILDDIR)/sgemm_peak
+E2E_IMAGES ?= $(or $(filter %/kodim01.png %/kodim05.png %/kodim13.png %/kodim19.png,$(KODAK)),\
+	$(wildcard $(ROOT)/samples/*.png))
+bench: bench-layers bench-e2e
+bench-layers: $(NICTOOL) $(BUILDDIR)/sgemm_peak
 	@$(MAKE) -s -C $(ROOT)/models deps
 	$(ROOT)/tools/bench.sh $(NICTOOL) $(BUILDDIR)/sgemm_peak $(NIC_MODEL_PATH) \
 		$(ROOT)/results/bench.json $(BENCH_IMAGES)
+bench-e2e: $(NICTOOL) stage
+	/usr/bin/python3 $(ROOT)/tools/bench_e2e.py --bin $(STAGE)/bin --models $(NIC_MODEL_PATH) \
+		--nictool $(NICTOOL) --out $(ROOT)/results/bench-e2e.json $(E2E_IMAGES)
 
 # make fuzz: libFuzzer on the decoder core (clang), FUZZ_SECONDS long
 FUZZ_SECONDS ?= 60
@@ -259,7 +311,9 @@ include $(ROOT)/tools/eval/eval.mk
 # with INSTALL_LIBS=yes) from a tree configured for PREFIX, so that the
 # compiled-in model directory is PREFIX's; that is a tree of its own unless
 # PREFIX is build/install.
-INSTALL_WHAT := $(if $(filter yes,$(INSTALL_LIBS)),install,install-progs install-data)
+# The full build's programs use its shared libraries, so it always installs
+# them (with headers and pkg-config files, for other programs to use).
+INSTALL_WHAT := $(if $(filter yes,$(INSTALL_LIBS))$(filter full,$(FFCONFIG)),install,install-progs install-data)
 ifeq ($(abspath $(PREFIX)),$(STAGE))
 install: build
 else ifeq ($(FFMPEG_SRC),)

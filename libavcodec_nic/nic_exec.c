@@ -55,11 +55,28 @@ static int exec_run(void *opaque, int (*fn)(void *, int, int), void *arg, int nb
 int ff_nic_exec_init_avctx(NicExec *exec, AVCodecContext *avctx)
 {
     int threads = avctx->active_thread_type & FF_THREAD_SLICE ? avctx->thread_count : 1;
-    /*
-     * Parallelism comes from the slice threads; a multi-threaded OpenBLAS
-     * inside each of them would oversubscribe the cores (and with
-     * -threads 1 it would not be single-threaded).
-     */
-    openblas_set_num_threads(1);
     return ff_nic_exec_init(exec, threads, avctx, exec_run);
+}
+
+/*
+ * Parallelism comes from the slice threads; a multi-threaded OpenBLAS
+ * inside each of them would oversubscribe the cores (and with -threads 1
+ * it would not be single-threaded).  OpenBLAS's thread count is process
+ * wide (Debian 12's 0.3.21 has no per-call setting), so it is set to 1 for
+ * the length of one encode or decode call only and then put back: another
+ * OpenBLAS user in the process keeps its setting, except while a nic frame
+ * is being coded at the same moment.
+ */
+int ff_nic_blas_enter(void)
+{
+    int prev = openblas_get_num_threads();
+    if (prev != 1)
+        openblas_set_num_threads(1);
+    return prev;
+}
+
+void ff_nic_blas_leave(int prev)
+{
+    if (prev != 1 && prev > 0)
+        openblas_set_num_threads(prev);
 }

@@ -23,11 +23,15 @@
 #include "avcodec.h"
 #include "nic_nn.h"
 
-/**
- * Set up exec to run on avctx's slice threads (avctx->execute2), with
- * OpenBLAS kept on one thread inside each job so that the two never
- * oversubscribe the cores.
- */
+/** Set up exec to run on avctx's slice threads (avctx->execute2). */
 int ff_nic_exec_init_avctx(NicExec *exec, AVCodecContext *avctx);
+
+/**
+ * Keep OpenBLAS on one thread for the length of one encode or decode call
+ * (the slice threads give the parallelism): returns the thread count to
+ * hand back to ff_nic_blas_leave() afterwards.
+ */
+int ff_nic_blas_enter(void);
+void ff_nic_blas_leave(int prev);
 
 #endif /* AVCODEC_NIC_EXEC_H */

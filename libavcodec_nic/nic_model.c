@@ -46,9 +46,9 @@
 #include "libavutil/intreadwrite.h"
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
-#include "libavutil/sha.h"
 
 #include "nic_model.h"
+#include "nic_sha256.h"
 
 #define GGUF_VERSION      3
 #define MAX_COUNT         4096
@@ -100,6 +100,7 @@ typedef struct Loader {
     int nb_tensors;
     uint8_t *arena;
     size_t arena_size, arena_used;
+    float *half;          ///< every F16 value as a float, built for the first F16 tensor
 } Loader;
 
 static uint64_t rd_u64(Reader *r)
@@ -354,13 +355,8 @@ static int parse_container(Loader *l, const uint8_t *buf, size_t size)
     {
         uint8_t digest[32];
         uint32_t hash;
-        struct AVSHA *sha = av_sha_alloc();
-        if (!sha)
-            return AVERROR(ENOMEM);
-        av_sha_init(sha, 256);
-        av_sha_update(sha, data, size - data_start);
-        av_sha_final(sha, digest);
-        av_free(sha);
+        if ((ret = ff_nic_sha256(data, size - data_start, digest)) < 0)
+            return ret;
         if ((ret = get_u32(l, "nic.content_hash", &hash)) < 0)
             return ret;
         if (AV_RB32(digest) != hash) {
@@ -443,9 +439,29 @@ static const float *load_float(Loader *l, const char *name, int64_t d0, int64_t 
     }
     if (!(dst = arena_alloc(l, t->elements * sizeof(float))))
         return NULL;
+    if (t->type == GT_F16) {
+        /* a table of all 65536 halves is cheaper than converting each of
+         * the millions of weights; exponent 31 is Inf or NaN */
+        uint16_t special = 0;
+        if (!l->half) {
+            if (!(l->half = av_malloc_array(1 << 16, sizeof(*l->half))))
+                return NULL;
+            for (int h = 0; h < 1 << 16; h++)
+                l->half[h] = half_to_float(h);
+        }
+        for (int64_t i = 0; i < t->elements; i++) {
+            uint16_t h = AV_RL16(t->data + 2 * i);
+            special |= (h & 0x7c00) == 0x7c00;
+            dst[i] = l->half[h];
+        }
+        if (special) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: tensor %s holds a non-finite value\n", name);
+            return NULL;
+        }
+        return dst;
+    }
     for (int64_t i = 0; i < t->elements; i++) {
-        dst[i] = t->type == GT_F32 ? av_int2float(AV_RL32(t->data + 4 * i))
-                                   : half_to_float(AV_RL16(t->data + 2 * i));
+        dst[i] = av_int2float(AV_RL32(t->data + 4 * i));
         if (!isfinite(dst[i])) {
             av_log(l->logctx, AV_LOG_ERROR, "model: tensor %s holds a non-finite value\n", name);
             return NULL;
@@ -770,12 +786,14 @@ int ff_nic_model_parse(NicModel **out, const uint8_t *buf, size_t size, void *lo
     *out = m;
     av_freep(&l.kv);
     av_freep(&l.tensors);
+    av_freep(&l.half);
     return 0;
 fail:
     av_free(m);
     av_freep(&l.arena);
     av_freep(&l.kv);
     av_freep(&l.tensors);
+    av_freep(&l.half);
     return ret;
 }
 

@@ -32,7 +32,8 @@
 typedef struct NicDecContext {
     const AVClass *class;
     char *model_dir;
-    NicModel *model;
+    /** Models loaded so far, by bitstream index: each is read once per context. */
+    NicModel *models[NIC_MODEL_MAX_INDEX + 1];
     NicExec exec;
 } NicDecContext;
 
@@ -42,37 +43,56 @@ static av_cold int nic_decode_init(AVCodecContext *avctx)
     return ff_nic_exec_init_avctx(&s->exec, avctx);
 }
 
-/** Loads the model a stream names, unless it is the one already loaded. */
-static int select_model(AVCodecContext *avctx, int index)
+/**
+ * The model with bitstream index `index`, loaded on first use and kept for
+ * the life of the context, so that a stream alternating models reads each
+ * file once.
+ */
+static int get_model(AVCodecContext *avctx, int index, const NicModel **model)
 {
     NicDecContext *s = avctx->priv_data;
     const char *name = ff_nic_model_name(index);
+    int ret;
 
-    if (s->model && s->model->index == index)
-        return 0;
-    ff_nic_model_free(&s->model);
-    if (!name)
+    if (!name || index < 0 || index > NIC_MODEL_MAX_INDEX)
         return AVERROR_INVALIDDATA;
-    return ff_nic_model_open(&s->model, name, s->model_dir, avctx);
+    if (!s->models[index]) {
+        if ((ret = ff_nic_model_open(&s->models[index], name, s->model_dir, avctx)) < 0)
+            return ret;
+        if (s->models[index]->index != index) {
+            av_log(avctx, AV_LOG_ERROR, "model file %s.gguf has model index %d, expected %d\n",
+                   name, s->models[index]->index, index);
+            ff_nic_model_free(&s->models[index]);
+            return AVERROR_INVALIDDATA;
+        }
+    }
+    *model = s->models[index];
+    return 0;
 }
 
 static int nic_decode_frame(AVCodecContext *avctx, AVFrame *p,
                             int *got_frame, AVPacket *avpkt)
 {
     NicDecContext *s = avctx->priv_data;
+    const NicModel *model;
     NicHeader h;
     NicImage img;
-    int ret;
+    int ret, blas;
 
     if ((ret = ff_nic_header_parse(&h, avpkt->data, avpkt->size, avctx)) < 0)
-        return ret;
-    if ((ret = select_model(avctx, h.model)) < 0)
-        return ret;
-    if ((ret = ff_nic_check_header(s->model, &h, avpkt->size, avctx)) < 0)
         return ret;
     if ((ret = ff_set_dimensions(avctx, h.width, h.height)) < 0)
         return ret;
     avctx->pix_fmt = h.type == NIC_TYPE_GRAY ? AV_PIX_FMT_GRAY8 : AV_PIX_FMT_RGB24;
+    /* The header alone gives the stream parameters: probing
+     * (FF_CODEC_CAP_SKIP_FRAME_FILL_PARAM) loads no model and runs no network. */
+    if (avctx->skip_frame >= AVDISCARD_ALL)
+        return avpkt->size;
+
+    if ((ret = get_model(avctx, h.model, &model)) < 0)
+        return ret;
+    if ((ret = ff_nic_check_header(model, &h, avpkt->size, avctx)) < 0)
+        return ret;
     if ((ret = ff_get_buffer(avctx, p, 0)) < 0)
         return ret;
 
@@ -81,8 +101,10 @@ static int nic_decode_frame(AVCodecContext *avctx, AVFrame *p,
     img.width    = h.width;
     img.height   = h.height;
     img.type     = h.type;
-    if ((ret = ff_nic_decode_image(s->model, &h, avpkt->data + NIC_HEADER_SIZE, &img,
-                                   &s->exec, avctx)) < 0)
+    blas = ff_nic_blas_enter();
+    ret  = ff_nic_decode_image(model, &h, avpkt->data + NIC_HEADER_SIZE, &img, &s->exec, avctx);
+    ff_nic_blas_leave(blas);
+    if (ret < 0)
         return ret;
 
     ff_nic_set_key_frame(p);
@@ -93,7 +115,8 @@ static int nic_decode_frame(AVCodecContext *avctx, AVFrame *p,
 static av_cold int nic_decode_close(AVCodecContext *avctx)
 {
     NicDecContext *s = avctx->priv_data;
-    ff_nic_model_free(&s->model);
+    for (int i = 0; i < FF_ARRAY_ELEMS(s->models); i++)
+        ff_nic_model_free(&s->models[i]);
     ff_nic_exec_free(&s->exec);
     return 0;
 }
@@ -124,5 +147,5 @@ const FFCodec ff_nic_decoder = {
     .init           = nic_decode_init,
     .close          = nic_decode_close,
     FF_CODEC_DECODE_CB(nic_decode_frame),
-    .caps_internal  = FF_CODEC_CAP_INIT_CLEANUP,
+    .caps_internal  = FF_CODEC_CAP_INIT_CLEANUP | FF_CODEC_CAP_SKIP_FRAME_FILL_PARAM,
 };

@@ -58,7 +58,7 @@ static av_cold int nic_encode_init(AVCodecContext *avctx)
         else
             s->quality = FFMIN(DEFAULT_QUALITY, s->model->qualities - 1);
     }
-    if (s->quality >= s->model->qualities) {
+    if (s->quality < 0 || s->quality >= s->model->qualities) {
         av_log(avctx, AV_LOG_ERROR, "quality %d out of range: model %s has qualities 0..%d\n",
                s->quality, s->model->name, s->model->qualities - 1);
         return AVERROR(EINVAL);
@@ -85,10 +85,12 @@ static int nic_encode_frame(AVCodecContext *avctx, AVPacket *pkt,
     };
     uint8_t *buf;
     size_t size;
-    int ret;
+    int ret, blas;
 
-    if ((ret = ff_nic_encode_image(s->model, s->quality, &img, &s->exec, &buf, &size,
-                                   avctx)) < 0)
+    blas = ff_nic_blas_enter();
+    ret  = ff_nic_encode_image(s->model, s->quality, &img, &s->exec, &buf, &size, avctx);
+    ff_nic_blas_leave(blas);
+    if (ret < 0)
         return ret;
     if ((ret = ff_get_encode_buffer(avctx, pkt, size, 0)) >= 0) {
         memcpy(pkt->data, buf, size);

@@ -148,13 +148,37 @@ int main(int argc, char **argv)
     size_t size;
     int ret;
 
-    if (argc < 5) {
-        fprintf(stderr, "usage: nictool encode|decode|bench MODEL ...\n");
+    if (argc < 4) {
+        fprintf(stderr, "usage: nictool encode|decode|bench|load MODEL ...\n");
         return 2;
     }
     threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
     openblas_set_num_threads(1);
     av_log_set_level(AV_LOG_ERROR);
+
+    /* load MODEL RUNS: median seconds to read, check and convert a model file */
+    if (!strcmp(argv[1], "load") && argc == 4) {
+        int runs = atoi(argv[3]);
+        double t[64];
+        if (runs < 1 || runs > 64)
+            return 2;
+        for (int r = 0; r < runs; r++) {
+            double t0 = now();
+            if (ff_nic_model_load(&m, argv[2], NULL) < 0) {
+                fprintf(stderr, "cannot load model %s\n", argv[2]);
+                return 1;
+            }
+            t[r] = now() - t0;
+            ff_nic_model_free(&m);
+        }
+        qsort(t, runs, sizeof(double), cmp_double);
+        printf("{\"load_s\": %.4f, \"runs\": %d}\n", t[runs / 2], runs);
+        return 0;
+    }
+    if (argc < 5) {
+        fprintf(stderr, "bad arguments\n");
+        return 2;
+    }
     if (ff_nic_model_load(&m, argv[2], NULL) < 0) {
         fprintf(stderr, "cannot load model %s\n", argv[2]);
         return 1;

@@ -25,7 +25,9 @@
 #include "libavutil/intreadwrite.h"
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
+#include "libavutil/sha.h"
 #include "libavcodec/nic_model.h"
+#include "libavcodec/nic_sha256.h"
 
 static uint8_t *read_file(const char *path, size_t *size)
 {
@@ -45,6 +47,22 @@ static uint8_t *read_file(const char *path, size_t *size)
     fclose(f);
     *size = n;
     return buf;
+}
+
+/** 1 if ff_nic_sha256 (SHA extensions where the CPU has them) agrees with av_sha. */
+static int sha_agrees(const uint8_t *buf, size_t size)
+{
+    uint8_t a[32], b[32];
+    struct AVSHA *sha = av_sha_alloc();
+    if (!sha || ff_nic_sha256(buf, size, a) < 0) {
+        av_free(sha);
+        return 0;
+    }
+    av_sha_init(sha, 256);
+    av_sha_update(sha, buf, size);
+    av_sha_final(sha, b);
+    av_free(sha);
+    return !memcmp(a, b, 32);
 }
 
 /** 1 if the loader accepts the buffer, 0 if it rejects it. */
@@ -82,6 +100,11 @@ int main(int argc, char **argv)
 #define CHECK(cond, what) do { tests++; if (!(cond)) { fails++; printf("FAIL: %s\n", what); } } while (0)
 
     CHECK(loads(buf, size), "the unmodified model loads");
+
+    /* the content hash: every tail length and padding case, and the whole file */
+    for (size_t n = 0; n < 300 && n <= size; n++)
+        CHECK(sha_agrees(buf + 1, FFMIN(n, size - 1)), "SHA-256 of a short buffer");
+    CHECK(sha_agrees(buf, size), "SHA-256 of the whole file");
 
     /* every truncation point in the metadata, then spread over the data */
     for (size_t n = 0; n < FFMIN(size, 4096); n += 7)
