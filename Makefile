@@ -125,7 +125,7 @@ TREE_LIBPATH = $(subst $(space),:,$(addprefix $(TREE)/,libavutil libswresample l
 .NOTPARALLEL:
 .PHONY: all build deps fetch tree sync configure ffmpeg stage demo check \
         check-unit check-fate check-fate-ffmpeg check-bitexact check-parity \
-        check-usage bench bench-layers bench-e2e fuzz install clean distclean FORCE
+        check-usage check-hostile bench bench-layers bench-e2e fuzz install clean distclean FORCE
 
 all: build
 
@@ -224,7 +224,7 @@ demo: build
 # Unit tests and FATE: `fate-nic` runs ours; `fate` without SAMPLES runs
 # every test of FFmpeg's that this configuration enables and that needs no
 # sample files.
-check: build check-unit check-usage check-fate-ffmpeg check-bitexact check-parity
+check: build check-unit check-usage check-hostile check-fate-ffmpeg check-bitexact check-parity
 
 # The FATE tests take the models from NIC_MODEL_PATH (default: models/).
 NIC_MODEL_PATH ?= $(ROOT)/models
@@ -241,6 +241,11 @@ check-unit check-fate: ffmpeg
 # installed programs (what users run).
 check-usage: stage
 	NIC_MODEL_PATH=$(NIC_MODEL_PATH) $(ROOT)/tools/check-usage.sh $(STAGE)/bin $(BUILDDIR)/usage
+
+# Forged hostile packets: rejected as invalid data, within bounded memory
+# and time (tools/check-hostile.sh).
+check-hostile: stage $(NICTOOL)
+	$(ROOT)/tools/check-hostile.sh $(STAGE)/bin $(NICTOOL) $(NIC_MODEL_PATH) $(BUILDDIR)/hostile
 
 check-fate-ffmpeg: ffmpeg
 	$(FATE_ENV) nice $(MAKE) -C $(TREE) -j$(JOBS) fate SAMPLES=

@@ -24,7 +24,14 @@
  * latent grid with a halo of two latents (32 pixels), which covers their
  * receptive fields exactly, so tiled and untiled output agree up to float
  * rounding while memory stays bounded for any image size.  The hyper
- * transforms work at 1/16 and 1/64 resolution and run on the whole map.
+ * synthesis runs on tiles of the z grid too (nic_hyper.c).
+ *
+ * The decoder spends memory and time in proportion to what the packet has
+ * shown: it checks the payload sizes against the fewest bits the model's
+ * tables allow for the header's geometry before it allocates anything the
+ * size of the image, decodes z, the scale indices (one byte a latent) and
+ * the y symbols with the rANS end checks, and only then computes the means
+ * and runs the synthesis.
  */
 
 #include <math.h>
@@ -37,11 +44,12 @@
 
 #include "nic_codec.h"
 #include "nic_entropy.h"
+#include "nic_hyper.h"
 #include "nic_rans.h"
 
-#define TILE  64   ///< latents per tile side (1024 pixels)
+#define TILE      40   ///< latents per tile side of a large image (640 pixels)
+#define TILE_ONE  4096 ///< an image of at most this many latents is one tile
 #define HALO  2    ///< latents of context on each side of a tile
-#define VALUE_MAX (1 << 28)
 
 typedef struct Geometry {
     int hl, wl;    ///< latent grid (1/16)
@@ -61,6 +69,23 @@ static int tile_size(int n)
 {
     int count = (n + TILE - 1) / TILE;
     return (n + count - 1) / count;
+}
+
+/**
+ * Tile height and width in latents.  An image up to TILE_ONE latents (1 MP)
+ * is one tile, with no halo to compute twice; larger ones are tiled, which
+ * bounds the memory of the transforms' widest layers (a 24 MP decode needs
+ * about 80 MB for them).
+ */
+static void tile_dims(const Geometry *g, int *th, int *tw)
+{
+    if (g->hl * g->wl <= TILE_ONE) {
+        *th = g->hl;
+        *tw = g->wl;
+    } else {
+        *th = tile_size(g->hl);
+        *tw = tile_size(g->wl);
+    }
 }
 
 /* ---- transforms ---- */
@@ -94,42 +119,36 @@ static int run_chain(const NicConv *l, const NicTensor *in, NicTensor *out, NicT
     return ff_nic_conv(&l[2], tmp, out, exec);
 }
 
-/** Scale indices of y from z_hat, in exact integer arithmetic. */
-static int run_scale_path(const NicModel *m, const int32_t *zq, const Geometry *g,
-                          NicIntTensor *idx, NicExec *exec)
+/**
+ * Scale indices (one byte a latent) and, when means is not NULL, the means
+ * of the whole latent grid from z_hat, tile by tile.
+ */
+static int run_hyper(const NicModel *m, const int32_t *zq, const Geometry *g,
+                     uint8_t *idx, NicTensor *means, NicExec *exec)
 {
-    NicIntTensor a = { 0 }, b = { 0 };
-    size_t nz = (size_t)m->n * g->hz * g->wz;
-    int ret;
+    NicTensor band = { 0 }, tmp[2] = { { 0 } };
+    const size_t plane = (size_t)g->hl * g->wl;
+    int ret = 0;
 
-    if ((ret = ff_nic_int_tensor_alloc(&a, m->n, g->hz, g->wz)) < 0)
-        goto end;
-    for (size_t i = 0; i < nz; i++)
-        a.data[i] = av_clip(zq[i], -127, 127);
-    if ((ret = ff_nic_int_conv(&m->h_s_scale[0], &a, &b, exec)) < 0 ||
-        (ret = ff_nic_int_conv(&m->h_s_scale[1], &b, &a, exec)) < 0 ||
-        (ret = ff_nic_int_conv(&m->h_s_scale[2], &a, idx, exec)) < 0)
-        goto end;
-end:
-    ff_nic_int_tensor_free(&a);
-    ff_nic_int_tensor_free(&b);
-    return ret;
-}
-
-static int run_means(const NicModel *m, const int32_t *zq, const Geometry *g,
-                     NicTensor *means, NicExec *exec)
-{
-    NicTensor zf = { 0 }, tmp = { 0 };
-    size_t nz = (size_t)m->n * g->hz * g->wz;
-    int ret;
-
-    if ((ret = ff_nic_tensor_alloc(&zf, m->n, g->hz, g->wz)) < 0)
+    if (means && (ret = ff_nic_tensor_alloc(means, m->m, g->hl, g->wl)) < 0)
         return ret;
-    for (size_t i = 0; i < nz; i++)
-        zf.data[i] = zq[i];
-    ret = run_chain(m->h_s_mean, &zf, means, &tmp, exec);
-    ff_nic_tensor_free(&zf);
-    ff_nic_tensor_free(&tmp);
+    for (int i = 0; i < ff_nic_hyper_tiles(g->hz, g->wz); i++) {
+        NicHyperTile t;
+        ff_nic_hyper_tile(&t, i, g->hz, g->wz);
+        if ((ret = ff_nic_hyper_scales(m, zq, g->hz, g->wz, &t, idx, exec)) < 0)
+            break;
+        if (!means)
+            continue;
+        if ((ret = ff_nic_hyper_means(m, zq, g->hz, g->wz, &t, &band, tmp, exec)) < 0)
+            break;
+        for (int c = 0; c < m->m; c++)
+            for (int y = 0; y < band.h; y++)
+                memcpy(means->data + c * plane + (size_t)(4 * t.y0 + y) * g->wl + 4 * t.x0,
+                       band.data + ((size_t)c * band.h + y) * band.w, band.w * sizeof(float));
+    }
+    ff_nic_tensor_free(&band);
+    ff_nic_tensor_free(&tmp[0]);
+    ff_nic_tensor_free(&tmp[1]);
     return ret;
 }
 
@@ -155,9 +174,9 @@ static int analysis(const NicModel *m, int quality, const NicImage *img, const G
                     NicTensor *y, NicExec *exec)
 {
     NicTensor x = { 0 }, tmp = { 0 };
-    const int th = tile_size(g->hl), tw = tile_size(g->wl);
-    int ret;
+    int th, tw, ret;
 
+    tile_dims(g, &th, &tw);
     if ((ret = ff_nic_tensor_alloc(y, m->m, g->hl, g->wl)) < 0)
         return ret;
     for (int ty = 0; ty < g->hl; ty += th)
@@ -188,7 +207,8 @@ end:
 
 static int32_t quantize(float v)
 {
-    return av_clip(lrintf(av_clipf(v, -VALUE_MAX, VALUE_MAX)), -VALUE_MAX, VALUE_MAX);
+    return av_clip(lrintf(av_clipf(v, -NIC_VALUE_MAX, NIC_VALUE_MAX)), -NIC_VALUE_MAX,
+                   NIC_VALUE_MAX);
 }
 
 static int finish_payload(NicRansEncoder *enc, uint8_t **buf, size_t *size, void *logctx)
@@ -206,7 +226,7 @@ int ff_nic_encode_image(const NicModel *m, int quality, const NicImage *img,
                         NicExec *exec, uint8_t **out, size_t *out_size, void *logctx)
 {
     NicTensor y = { 0 }, z = { 0 }, tmp = { 0 }, means = { 0 };
-    NicIntTensor idx = { 0 };
+    uint8_t *idx = NULL;
     NicRansEncoder enc;
     NicHeader h = { 0 };
     Geometry g;
@@ -250,11 +270,14 @@ int ff_nic_encode_image(const NicModel *m, int quality, const NicImage *img,
             goto end;
         ff_nic_rans_enc_init(&enc);
 
-        if ((ret = run_scale_path(m, zq, &g, &idx, exec)) < 0 ||
-            (ret = run_means(m, zq, &g, &means, exec)) < 0)
+        if (!(idx = av_malloc(plane * m->m))) {
+            ret = AVERROR(ENOMEM);
+            goto end;
+        }
+        if ((ret = run_hyper(m, zq, &g, idx, &means, exec)) < 0)
             goto end;
         for (size_t i = 0; i < plane * m->m; i++) {
-            const NicCdf *cdf = &m->cdf_y.tables[(int)idx.data[i]];
+            const NicCdf *cdf = &m->cdf_y.tables[idx[i]];
             if ((ret = ff_nic_encode_value(&enc, cdf, quantize(y.data[i] - means.data[i]))) < 0)
                 goto end;
         }
@@ -295,7 +318,7 @@ end:
     ff_nic_tensor_free(&z);
     ff_nic_tensor_free(&tmp);
     ff_nic_tensor_free(&means);
-    ff_nic_int_tensor_free(&idx);
+    av_free(idx);
     av_free(zq);
     av_free(zbuf);
     av_free(ybuf);
@@ -366,13 +389,13 @@ static void store_tile(NicImage *img, const NicTensor *x, int py0, int px0, int 
 }
 
 /** image = g_s(y_hat), tile by tile, cropped to the image. */
-static int synthesis(const NicModel *m, const NicTensor *yh, const Geometry *g,
+static int synthesis(const NicModel *m, const float *yh, const Geometry *g,
                      NicImage *img, NicExec *exec)
 {
     NicTensor x = { 0 }, tmp = { 0 };
-    const int th = tile_size(g->hl), tw = tile_size(g->wl);
-    int ret = 0;
+    int th, tw, ret = 0;
 
+    tile_dims(g, &th, &tw);
     for (int ty = 0; ty < g->hl && 16 * ty < img->height; ty += th)
         for (int tx = 0; tx < g->wl && 16 * tx < img->width; tx += tw) {
             const int y0 = FFMAX(0, ty - HALO), y1 = FFMIN(g->hl, ty + th + HALO);
@@ -382,7 +405,7 @@ static int synthesis(const NicModel *m, const NicTensor *yh, const Geometry *g,
             for (int c = 0; c < m->m; c++)
                 for (int r = y0; r < y1; r++)
                     memcpy(x.data + ((size_t)c * x.h + r - y0) * x.w,
-                           yh->data + ((size_t)c * g->hl + r) * g->wl + x0,
+                           yh + ((size_t)c * g->hl + r) * g->wl + x0,
                            (x1 - x0) * sizeof(float));
             if ((ret = run_transform(m->g_s, m->g_s_gdn, &x, &tmp, exec)) < 0)
                 goto end;
@@ -396,78 +419,232 @@ end:
     return ret;
 }
 
-int ff_nic_decode_image(const NicModel *m, const NicHeader *h, const uint8_t *payload,
-                        NicImage *img, NicExec *exec, void *logctx)
+/**
+ * Reject a payload shorter than the fewest bytes `count` values coded with
+ * tables of cost `cost` (1/65536 bit each, a lower bound) can take.  rANS
+ * output stays within a few bytes of the information it carries; the bound
+ * keeps a margin of 1/8 and 16 bytes on top, so no real stream comes near it.
+ */
+static int check_min_size(uint64_t cost_q16, uint32_t size, const char *what, void *logctx)
 {
-    NicTensor yh = { 0 }, means = { 0 };
-    NicIntTensor idx = { 0 };
+    const uint64_t min_bytes = cost_q16 / (8 << 16) / 8 * 7;
+    if (min_bytes > (uint64_t)size + 16) {
+        av_log(logctx, AV_LOG_ERROR, "%s payload of %u bytes is too short for the image "
+               "size (at least %"PRIu64" bytes)\n", what, size, min_bytes - 16);
+        return AVERROR_INVALIDDATA;
+    }
+    return 0;
+}
+
+/** Smallest min_cost of the tables [first, first + count) of a set. */
+static uint32_t min_cost_of(const NicCdfSet *set, int first, int count)
+{
+    uint32_t c = UINT32_MAX;
+    for (int i = first; i < first + count; i++)
+        c = FFMIN(c, set->tables[i].min_cost);
+    return c;
+}
+
+/** A latent as decoded (an integer symbol), then as y_hat (a float), in place. */
+typedef union NicLatent {
+    int32_t sym;
+    float y;
+} NicLatent;
+
+static int decode_z(const NicModel *m, const NicHeader *h, const uint8_t *payload,
+                    const Geometry *g, int32_t **zq, void *logctx)
+{
+    const size_t pz = (size_t)g->hz * g->wz, nz = pz * m->n;
     NicRansDecoder dec;
-    Geometry g;
-    int32_t *zq = NULL, v;
-    size_t plane;
+    int ret;
+
+    if (!(*zq = av_malloc_array(nz, sizeof(**zq))))
+        return AVERROR(ENOMEM);
+    if ((ret = ff_nic_rans_dec_init(&dec, payload, h->z_size)) < 0) {
+        av_log(logctx, AV_LOG_ERROR, "corrupt side information payload\n");
+        return ret;
+    }
+    for (int c = 0; c < m->n && !dec.error; c++) {
+        const NicCdf *cdf = &m->cdf_z.tables[h->quality * m->n + c];
+        for (size_t i = 0; i < pz && !dec.error; i++)
+            ff_nic_decode_value(&dec, cdf, &(*zq)[c * pz + i]);
+    }
+    return decode_payload_end(&dec, "side information", logctx);
+}
+
+/** y symbols of a hyperprior stream, then y_hat = symbol + mean. */
+static int decode_y_hyperprior(const NicModel *m, const NicHeader *h, const uint8_t *payload,
+                               const Geometry *g, const int32_t *zq, NicLatent *lat,
+                               NicExec *exec, void *logctx)
+{
+    const size_t plane = (size_t)g->hl * g->wl;
+    NicTensor band = { 0 }, tmp[2] = { { 0 } };
+    NicRansDecoder dec;
+    uint8_t *idx;
+    uint64_t cost = 0;
+    int ret;
+
+    if (!(idx = av_malloc(plane * m->m)))
+        return AVERROR(ENOMEM);
+    /* The scale indices, tile by tile.  With them the tables are known:
+     * the size bound grows with every tile, and a payload too short for
+     * the tiles so far is rejected there, so the work done on a short
+     * payload stays in proportion to its size. */
+    for (int i = 0; i < ff_nic_hyper_tiles(g->hz, g->wz); i++) {
+        NicHyperTile t;
+        ff_nic_hyper_tile(&t, i, g->hz, g->wz);
+        if ((ret = ff_nic_hyper_scales(m, zq, g->hz, g->wz, &t, idx, exec)) < 0)
+            goto end;
+        for (int c = 0; c < m->m; c++)
+            for (int y = 4 * t.y0; y < 4 * t.y1; y++) {
+                const uint8_t *row = idx + c * plane + (size_t)y * g->wl;
+                for (int x = 4 * t.x0; x < 4 * t.x1; x++)
+                    cost += m->cdf_y.tables[row[x]].min_cost;
+            }
+        if ((ret = check_min_size(cost, h->y_size, "latent", logctx)) < 0)
+            goto end;
+    }
+    if ((ret = ff_nic_rans_dec_init(&dec, payload, h->y_size)) < 0) {
+        av_log(logctx, AV_LOG_ERROR, "corrupt latent payload\n");
+        goto end;
+    }
+    for (size_t i = 0; i < plane * m->m && !dec.error; i++)
+        ff_nic_decode_value(&dec, &m->cdf_y.tables[idx[i]], &lat[i].sym);
+    if ((ret = decode_payload_end(&dec, "latent", logctx)) < 0)
+        goto end;
+    av_freep(&idx);
+
+    /* the payload is whole: now the means, tile by tile */
+    for (int i = 0; i < ff_nic_hyper_tiles(g->hz, g->wz); i++) {
+        NicHyperTile t;
+        ff_nic_hyper_tile(&t, i, g->hz, g->wz);
+        if ((ret = ff_nic_hyper_means(m, zq, g->hz, g->wz, &t, &band, tmp, exec)) < 0)
+            goto end;
+        for (int c = 0; c < m->m; c++)
+            for (int y = 0; y < band.h; y++) {
+                NicLatent *l = lat + c * plane + (size_t)(4 * t.y0 + y) * g->wl + 4 * t.x0;
+                const float *mean = band.data + ((size_t)c * band.h + y) * band.w;
+                for (int x = 0; x < band.w; x++)
+                    l[x].y = l[x].sym + mean[x];
+            }
+    }
+end:
+    av_free(idx);
+    ff_nic_tensor_free(&band);
+    ff_nic_tensor_free(&tmp[0]);
+    ff_nic_tensor_free(&tmp[1]);
+    return ret;
+}
+
+/** y symbols of a factorized stream, then y_hat = symbol + median. */
+static int decode_y_factorized(const NicModel *m, const NicHeader *h, const uint8_t *payload,
+                               const Geometry *g, NicLatent *lat, void *logctx)
+{
+    const size_t plane = (size_t)g->hl * g->wl;
+    NicRansDecoder dec;
+    int ret;
+
+    if ((ret = ff_nic_rans_dec_init(&dec, payload, h->y_size)) < 0) {
+        av_log(logctx, AV_LOG_ERROR, "corrupt latent payload\n");
+        return ret;
+    }
+    for (int c = 0; c < m->m && !dec.error; c++) {
+        const NicCdf *cdf = &m->cdf_y.tables[h->quality * m->m + c];
+        for (size_t i = 0; i < plane && !dec.error; i++)
+            ff_nic_decode_value(&dec, cdf, &lat[c * plane + i].sym);
+    }
+    if ((ret = decode_payload_end(&dec, "latent", logctx)) < 0)
+        return ret;
+    for (int c = 0; c < m->m; c++) {
+        const float med = m->medians[h->quality * m->m + c];
+        NicLatent *l = lat + c * plane;
+        for (size_t i = 0; i < plane; i++)
+            l[i].y = l[i].sym + med;
+    }
+    return 0;
+}
+
+int ff_nic_decode_latents(const NicModel *m, const NicHeader *h, const uint8_t *payload,
+                          NicLatents *out, NicExec *exec, void *logctx)
+{
     const int q = h->quality;
+    NicLatent *lat = NULL;
+    int32_t *zq = NULL;
+    Geometry g;
+    size_t plane;
     int ret;
 
     geometry(&g, h->width, h->height);
     plane = (size_t)g.hl * g.wl;
-    if ((ret = ff_nic_tensor_alloc(&yh, m->m, g.hl, g.wl)) < 0)
-        goto end;
 
+    /* before anything the size of the image: can the payloads hold it? */
     if (m->arch == NIC_ARCH_HYPERPRIOR) {
-        size_t nz = (size_t)m->n * g.hz * g.wz;
-        if (!(zq = av_malloc_array(nz, sizeof(*zq)))) {
-            ret = AVERROR(ENOMEM);
-            goto end;
-        }
-        if ((ret = ff_nic_rans_dec_init(&dec, payload, h->z_size)) < 0) {
-            av_log(logctx, AV_LOG_ERROR, "corrupt side information payload\n");
-            goto end;
-        }
-        for (size_t i = 0; i < nz && !dec.error; i++) {
-            const int c = i / ((size_t)g.hz * g.wz);
-            ff_nic_decode_value(&dec, &m->cdf_z.tables[q * m->n + c], &zq[i]);
-        }
-        if ((ret = decode_payload_end(&dec, "side information", logctx)) < 0)
-            goto end;
-        if ((ret = run_scale_path(m, zq, &g, &idx, exec)) < 0 ||
-            (ret = run_means(m, zq, &g, &means, exec)) < 0)
-            goto end;
-        if ((ret = ff_nic_rans_dec_init(&dec, payload + h->z_size, h->y_size)) < 0) {
-            av_log(logctx, AV_LOG_ERROR, "corrupt latent payload\n");
-            goto end;
-        }
-        for (size_t i = 0; i < plane * m->m && !dec.error; i++) {
-            ff_nic_decode_value(&dec, &m->cdf_y.tables[(int)idx.data[i]], &v);
-            yh.data[i] = v + means.data[i];
-        }
+        uint64_t zcost = 0;
+        for (int c = 0; c < m->n; c++)
+            zcost += (uint64_t)m->cdf_z.tables[q * m->n + c].min_cost * g.hz * g.wz;
+        if ((ret = check_min_size(zcost, h->z_size, "side information", logctx)) < 0 ||
+            (ret = check_min_size((uint64_t)min_cost_of(&m->cdf_y, 0, m->cdf_y.count) *
+                                  plane * m->m, h->y_size, "latent", logctx)) < 0)
+            return ret;
     } else {
-        if ((ret = ff_nic_rans_dec_init(&dec, payload, h->y_size)) < 0) {
-            av_log(logctx, AV_LOG_ERROR, "corrupt latent payload\n");
-            goto end;
-        }
-        for (int c = 0; c < m->m && !dec.error; c++) {
-            const NicCdf *cdf = &m->cdf_y.tables[q * m->m + c];
-            const float med = m->medians[q * m->m + c];
-            for (size_t i = 0; i < plane && !dec.error; i++) {
-                ff_nic_decode_value(&dec, cdf, &v);
-                yh.data[c * plane + i] = v + med;
-            }
-        }
+        uint64_t ycost = 0;
+        for (int c = 0; c < m->m; c++)
+            ycost += (uint64_t)m->cdf_y.tables[q * m->m + c].min_cost * plane;
+        if ((ret = check_min_size(ycost, h->y_size, "latent", logctx)) < 0)
+            return ret;
     }
-    if ((ret = decode_payload_end(&dec, "latent", logctx)) < 0)
+
+    if (m->arch == NIC_ARCH_HYPERPRIOR &&
+        (ret = decode_z(m, h, payload, &g, &zq, logctx)) < 0)
+        goto end;
+    if (!(lat = av_malloc_array(plane * m->m, sizeof(*lat)))) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    if (m->arch == NIC_ARCH_HYPERPRIOR)
+        ret = decode_y_hyperprior(m, h, payload + h->z_size, &g, zq, lat, exec, logctx);
+    else
+        ret = decode_y_factorized(m, h, payload, &g, lat, logctx);
+    if (ret < 0)
         goto end;
 
     for (int c = 0; c < m->m; c++) {
         const float ig = m->inv_gain[q * m->m + c];
-        float *p = yh.data + c * plane;
+        NicLatent *l = lat + c * plane;
         for (size_t i = 0; i < plane; i++)
-            p[i] *= ig;
+            l[i].y *= ig;
     }
-    ret = synthesis(m, &yh, &g, img, exec);
+    out->y      = &lat->y;
+    out->width  = h->width;
+    out->height = h->height;
+    lat = NULL;
 end:
-    ff_nic_tensor_free(&yh);
-    ff_nic_tensor_free(&means);
-    ff_nic_int_tensor_free(&idx);
+    av_free(lat);
     av_free(zq);
+    return ret;
+}
+
+int ff_nic_synthesize(const NicModel *m, const NicLatents *lat, NicImage *img, NicExec *exec)
+{
+    Geometry g;
+    if (img->width != lat->width || img->height != lat->height)
+        return AVERROR_BUG;
+    geometry(&g, lat->width, lat->height);
+    return synthesis(m, lat->y, &g, img, exec);
+}
+
+void ff_nic_latents_free(NicLatents *lat)
+{
+    av_freep(&lat->y);
+}
+
+int ff_nic_decode_image(const NicModel *m, const NicHeader *h, const uint8_t *payload,
+                        NicImage *img, NicExec *exec, void *logctx)
+{
+    NicLatents lat = { 0 };
+    int ret = ff_nic_decode_latents(m, h, payload, &lat, exec, logctx);
+    if (ret >= 0)
+        ret = ff_nic_synthesize(m, &lat, img, exec);
+    ff_nic_latents_free(&lat);
     return ret;
 }

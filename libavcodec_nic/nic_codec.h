@@ -42,11 +42,30 @@ typedef struct NicImage {
 int ff_nic_encode_image(const NicModel *m, int quality, const NicImage *img,
                         NicExec *exec, uint8_t **out, size_t *out_size, void *logctx);
 
+/** The latents of one image, decoded, before synthesis. */
+typedef struct NicLatents {
+    float *y;             ///< y_hat times the inverse gain: m->m planes of the latent grid
+    int width, height;    ///< of the image
+} NicLatents;
+
 /**
  * Decode the payloads of a packet whose header h has been parsed and
- * checked against m; payload holds h->z_size + h->y_size bytes.  img has
- * the header's size and type.
+ * checked against m; payload holds h->z_size + h->y_size bytes.  Nothing
+ * the size of the image is allocated before the payload sizes have been
+ * checked against the model's tables, and the synthesis (the costly part)
+ * is left to ff_nic_synthesize(), so a caller allocates its frame only for
+ * a payload that has decoded whole.
  */
+int ff_nic_decode_latents(const NicModel *m, const NicHeader *h, const uint8_t *payload,
+                          NicLatents *lat, NicExec *exec, void *logctx);
+
+/** Reconstruct the image from its latents; img has the header's size and type. */
+int ff_nic_synthesize(const NicModel *m, const NicLatents *lat, NicImage *img,
+                      NicExec *exec);
+
+void ff_nic_latents_free(NicLatents *lat);
+
+/** ff_nic_decode_latents() then ff_nic_synthesize(). */
 int ff_nic_decode_image(const NicModel *m, const NicHeader *h, const uint8_t *payload,
                         NicImage *img, NicExec *exec, void *logctx);
 

@@ -39,6 +39,33 @@ int ff_nic_cdf_validate(const uint32_t *cdf, int nsym)
     return 0;
 }
 
+/** An upper bound of log2(f) * 65536, f >= 1: bit by bit, squaring the mantissa. */
+static uint32_t log2_q16_up(uint32_t f)
+{
+    const int e = av_log2(f);
+    uint64_t x = (uint64_t)f << (30 - e);   /* mantissa in [1, 2) as Q30 */
+    uint32_t frac = 0;
+
+    for (int i = 15; i >= 0; i--) {
+        x = (x * x) >> 30;                   /* < 2^32: no overflow */
+        if (x >= 1ULL << 31) {
+            x >>= 1;
+            frac |= 1U << i;
+        }
+    }
+    /* truncated squares only lower the mantissa: +2 stays above the truth */
+    return ((uint32_t)e << 16) + frac + 2;
+}
+
+uint32_t ff_nic_cdf_min_cost(const uint32_t *cdf, int nsym)
+{
+    uint32_t fmax = 0, l;
+    for (int i = 0; i < nsym; i++)
+        fmax = FFMAX(fmax, cdf[i + 1] - cdf[i]);
+    l = log2_q16_up(fmax);
+    return l >= 16 << 16 ? 0 : (16 << 16) - l;
+}
+
 int ff_nic_encode_value(NicRansEncoder *e, const NicCdf *c, int32_t value)
 {
     const int esc = c->nsym - 1;
@@ -54,6 +81,8 @@ int ff_nic_encode_value(NicRansEncoder *e, const NicCdf *c, int32_t value)
         return ff_nic_rans_enc_put(e, c->cdf[s], c->cdf[s + 1] - c->cdf[s]);
     }
 
+    if (value < -NIC_VALUE_MAX || value > NIC_VALUE_MAX)
+        return AVERROR(ERANGE);
     /* e + 1 with e = 2 * distance + 1 (below) or 2 * distance (above) */
     {
         uint64_t e64 = value < lo ? 2 * (uint64_t)(lo - 1 - value) + 1
@@ -131,7 +160,7 @@ int ff_nic_decode_value(NicRansDecoder *d, const NicCdf *c, int32_t *value)
             v = (int64_t)c->offset - 1 - (e1 >> 1);
         else
             v = (int64_t)c->offset + esc + (e1 >> 1);
-        if (v < INT32_MIN || v > INT32_MAX) {
+        if (v < -NIC_VALUE_MAX || v > NIC_VALUE_MAX) {
             d->error = 1;
             return AVERROR_INVALIDDATA;
         }

@@ -46,12 +46,20 @@
 #define NIC_ESCAPE_MAX_K 30
 
 /**
+ * Largest magnitude of a coded value: the encoder clips every value to
+ * [-NIC_VALUE_MAX, NIC_VALUE_MAX], and the decoder rejects anything
+ * outside, which no encoder emits.
+ */
+#define NIC_VALUE_MAX (1 << 28)
+
+/**
  * A CDF table. The model owns the memory; tables are never recomputed.
  */
 typedef struct NicCdf {
     const uint32_t *cdf;  ///< nsym + 1 entries, 0 .. 65536, strictly increasing
     int nsym;             ///< number of symbols n, escape (last) included; n >= 2
     int offset;           ///< value of symbol 0
+    uint32_t min_cost;    ///< a lower bound of the bits any value costs, in 1/65536 bit
 } NicCdf;
 
 /**
@@ -64,19 +72,27 @@ typedef struct NicCdf {
 int ff_nic_cdf_validate(const uint32_t *cdf, int nsym);
 
 /**
+ * A lower bound, in 1/65536 bit, of what coding any value with the table
+ * costs: -log2 of the largest frequency over 65536, rounded down, from
+ * exact integer arithmetic (the same on every machine).
+ */
+uint32_t ff_nic_cdf_min_cost(const uint32_t *cdf, int nsym);
+
+/**
  * Append value to the encoder: its symbol if it lies in
  * [offset, offset + nsym - 2], otherwise the escape symbol and the escape
  * code. Either the whole value is appended or nothing is.
  *
- * @return 0, AVERROR(ENOMEM), or AVERROR(ERANGE) if the value is too far
+ * @return 0, AVERROR(ENOMEM), or AVERROR(ERANGE) if the value is outside
+ *         the table and outside [-NIC_VALUE_MAX, NIC_VALUE_MAX], or too far
  *         outside the table for the escape code
  */
 int ff_nic_encode_value(NicRansEncoder *e, const NicCdf *c, int32_t value);
 
 /**
  * Decode one value coded by ff_nic_encode_value(). The symbol is found by
- * binary search on the CDF. An escape with k > 30 or a value that does not
- * fit in int32_t sets d->error.
+ * binary search on the CDF. An escape with k > 30 or a value outside
+ * [-NIC_VALUE_MAX, NIC_VALUE_MAX] sets d->error.
  *
  * @param value set to the decoded value (0 on error)
  * @return 0, or AVERROR_INVALIDDATA if d->error is set (now or earlier);

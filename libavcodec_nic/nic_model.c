@@ -629,6 +629,7 @@ static int load_cdfs(Loader *l, NicCdfSet *set, const char *prefix, int count)
         set->tables[i].cdf    = cdf + start;
         set->tables[i].nsym   = nsym;
         set->tables[i].offset = offset;
+        set->tables[i].min_cost = ff_nic_cdf_min_cost(cdf + start, nsym);
     }
     return 0;
 }

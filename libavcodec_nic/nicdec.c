@@ -75,8 +75,8 @@ static int nic_decode_frame(AVCodecContext *avctx, AVFrame *p,
 {
     NicDecContext *s = avctx->priv_data;
     const NicModel *model;
+    NicLatents lat = { 0 };
     NicHeader h;
-    NicImage img;
     int ret, blas;
 
     if ((ret = ff_nic_header_parse(&h, avpkt->data, avpkt->size, avctx)) < 0)
@@ -93,17 +93,22 @@ static int nic_decode_frame(AVCodecContext *avctx, AVFrame *p,
         return ret;
     if ((ret = ff_nic_check_header(model, &h, avpkt->size, avctx)) < 0)
         return ret;
-    if ((ret = ff_get_buffer(avctx, p, 0)) < 0)
-        return ret;
-
-    img.data     = p->data[0];
-    img.linesize = p->linesize[0];
-    img.width    = h.width;
-    img.height   = h.height;
-    img.type     = h.type;
     blas = ff_nic_blas_enter();
-    ret  = ff_nic_decode_image(model, &h, avpkt->data + NIC_HEADER_SIZE, &img, &s->exec, avctx);
+    ret  = ff_nic_decode_latents(model, &h, avpkt->data + NIC_HEADER_SIZE, &lat, &s->exec,
+                                 avctx);
+    /* the frame only for a payload that decoded whole */
+    if (ret >= 0 && (ret = ff_get_buffer(avctx, p, 0)) >= 0) {
+        NicImage img = {
+            .data     = p->data[0],
+            .linesize = p->linesize[0],
+            .width    = h.width,
+            .height   = h.height,
+            .type     = h.type,
+        };
+        ret = ff_nic_synthesize(model, &lat, &img, &s->exec);
+    }
     ff_nic_blas_leave(blas);
+    ff_nic_latents_free(&lat);
     if (ret < 0)
         return ret;
 

@@ -5,4 +5,4 @@
 #   tools/install-deps.sh [EXTRA-PACKAGE...]
 set -eu
 exec "$(dirname "$0")/apt-install.sh" build-essential pkg-config nasm patch xz-utils \
-    ca-certificates debian-archive-keyring libopenblas-dev libsdl2-dev zlib1g-dev "$@"
+    ca-certificates debian-archive-keyring libopenblas-dev libsdl2-dev zlib1g-dev time "$@"

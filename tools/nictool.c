@@ -23,6 +23,7 @@
 
 #include "libavcodec/nic_bitstream.h"
 #include "libavcodec/nic_codec.h"
+#include "libavcodec/nic_entropy.h"
 #include "libavcodec/nic_model.h"
 #include "libavcodec/nic_nn.h"
 
@@ -149,7 +150,7 @@ int main(int argc, char **argv)
     int ret;
 
     if (argc < 4) {
-        fprintf(stderr, "usage: nictool encode|decode|bench|load MODEL ...\n");
+        fprintf(stderr, "usage: nictool encode|decode|bench|load|forge MODEL ...\n");
         return 2;
     }
     threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
@@ -178,6 +179,54 @@ int main(int argc, char **argv)
     if (argc < 5) {
         fprintf(stderr, "bad arguments\n");
         return 2;
+    }
+
+    /*
+     * forge MODEL QUALITY WIDTH HEIGHT YBYTES OUT: a hostile packet for the
+     * tests: a valid header, a valid z payload (every z value 0) for a
+     * hyperprior, then YBYTES bytes of junk where the y payload belongs.
+     */
+    if (!strcmp(argv[1], "forge") && argc == 8) {
+        const int q = atoi(argv[3]), w = atoi(argv[4]), h = atoi(argv[5]);
+        const size_t ybytes = strtoul(argv[6], NULL, 10);
+        NicHeader hd = { .width = w, .height = h, .type = NIC_TYPE_RGB, .quality = q };
+        uint8_t hdr[NIC_HEADER_SIZE];
+        size_t zsize = 0;
+        FILE *f;
+        if (ff_nic_model_load(&m, argv[2], NULL) < 0)
+            return 1;
+        hd.model      = m->index;
+        hd.model_hash = m->hash;
+        if (q < 0 || q >= m->qualities || w < 1 || w > 65535 || h < 1 || h > 65535)
+            return 2;
+        if (m->arch == NIC_ARCH_HYPERPRIOR) {
+            NicRansEncoder enc;
+            const size_t pz = (size_t)((h + 63) >> 6) * ((w + 63) >> 6);
+            ff_nic_rans_enc_init(&enc);
+            for (int c = 0; c < m->n; c++)
+                for (size_t i = 0; i < pz; i++)
+                    if (ff_nic_encode_value(&enc, &m->cdf_z.tables[q * m->n + c], 0) < 0)
+                        return 1;
+            if (ff_nic_rans_enc_finish(&enc, &buf, &zsize) < 0)
+                return 1;
+            ff_nic_rans_enc_free(&enc);
+        }
+        hd.z_size = zsize;
+        hd.y_size = ybytes;
+        ff_nic_header_write(hdr, &hd);
+        if (!(f = fopen(argv[7], "wb")))
+            return 1;
+        fwrite(hdr, 1, sizeof(hdr), f);
+        if (zsize)
+            fwrite(buf, 1, zsize, f);
+        for (size_t i = 0; i < ybytes; i++)
+            fputc((int)(i * 151 + 7) & 0xff, f);
+        fclose(f);
+        printf("%zu bytes: header, %zu z, %zu junk y\n", NIC_HEADER_SIZE + zsize + ybytes,
+               zsize, ybytes);
+        av_free(buf);
+        ff_nic_model_free(&m);
+        return 0;
     }
     if (ff_nic_model_load(&m, argv[2], NULL) < 0) {
         fprintf(stderr, "cannot load model %s\n", argv[2]);

@@ -234,7 +234,7 @@ static void test_reference(TestCtx *t, Rng *r)
         for (int i = 0; i < N; i++) {
             int32_t v = c.offset - 5 + (int)rng_below(r, nsym + 10);
             if (rng_below(r, 4) == 0)
-                v = (int32_t)(rng_u32(r) >> (2 + rng_below(r, 30))) *
+                v = (int32_t)(rng_u32(r) >> (4 + rng_below(r, 28))) *   /* < 2^28 */
                     (rng_below(r, 2) ? 1 : -1);
             n += ref_value_pairs(&c, v, start + n, freq + n);
             ok &= ff_nic_encode_value(&e, &c, v) == 0;
@@ -510,7 +510,7 @@ static void test_values(TestCtx *t, Rng *r)
                 vals[i] = c->offset - 40 + (int)rng_below(r, c->nsym + 80);
                 break;
             case 1: /* far escapes */
-                vals[i] = (int32_t)(rng_u32(r) >> (2 + rng_below(r, 30))) *
+                vals[i] = (int32_t)(rng_u32(r) >> (4 + rng_below(r, 28))) *   /* < 2^28 */
                           (rng_below(r, 2) ? 1 : -1);
                 break;
             default: /* in range, by the table's own distribution */
@@ -542,7 +542,8 @@ static void test_escape_limits(TestCtx *t)
             lo - 1 - maxlo, hi + 1 + maxhi, lo - 2 - maxlo, hi + 2 + maxhi,
             lo - 1 - 65535, lo - 1 - 65536, hi + 1 + 65535, hi + 1 + 65536,
             lo - 1 - 32767, hi + 1 + 32767, lo - 1 - 32768, hi + 1 + 32768,
-            INT32_MIN, INT32_MAX, 0,
+            INT32_MIN, INT32_MAX, 0, NIC_VALUE_MAX, NIC_VALUE_MAX + 1,
+            -NIC_VALUE_MAX, -NIC_VALUE_MAX - 1,
         };
         int which[FF_ARRAY_ELEMS(cand)];
         int32_t vals[FF_ARRAY_ELEMS(cand)];
@@ -555,6 +556,9 @@ static void test_escape_limits(TestCtx *t)
                 continue;
             dist    = v < lo ? lo - 1 - v : v > hi ? v - hi - 1 : 0;
             codable = v < lo ? dist <= maxlo : v > hi ? dist <= maxhi : 1;
+            /* an escape carries a value in [-NIC_VALUE_MAX, NIC_VALUE_MAX] */
+            if ((v < lo || v > hi) && (v < -NIC_VALUE_MAX || v > NIC_VALUE_MAX))
+                codable = 0;
             ret = ff_nic_encode_value(&e, &c, v);
             CHECK(t, codable ? ret == 0 : ret == AVERROR(ERANGE),
                   "offset %d value %" PRId64 ": ret %d", c.offset, v, ret);
@@ -588,9 +592,9 @@ static void test_escape_limits(TestCtx *t)
         av_free(buf);
     }
 
-    /* an escape whose value overflows int32 must be rejected */
+    /* an escape whose value lies beyond NIC_VALUE_MAX must be rejected */
     {
-        NicCdf c = { cdf, 3, INT32_MAX - 1 };
+        NicCdf c = { cdf, 3, NIC_VALUE_MAX - 1 };
         NicRansDecoder d;
         uint8_t *buf;
         size_t size;
@@ -604,10 +608,10 @@ static void test_escape_limits(TestCtx *t)
         ff_nic_rans_enc_put_bits(&e, 1, 2);      /* e = 4: above, hi + 3 */
         ff_nic_rans_enc_finish(&e, &buf, &size);
         ff_nic_rans_dec_init(&d, buf, size);
-        CHECK(t, ff_nic_decode_value(&d, &c, &v) == 0 && v == INT32_MAX - 3,
+        CHECK(t, ff_nic_decode_value(&d, &c, &v) == 0 && v == NIC_VALUE_MAX - 3,
               "below escape %" PRId32, v);
         CHECK(t, ff_nic_decode_value(&d, &c, &v) == AVERROR_INVALIDDATA && v == 0,
-              "int32 overflow accepted");
+              "escape beyond NIC_VALUE_MAX accepted");
         av_free(buf);
     }
     ff_nic_rans_enc_free(&e);

@@ -1,0 +1,80 @@
+#!/bin/sh
+# make check-hostile: hostile packets are rejected cleanly, and cheaply.
+#
+#   tools/check-hostile.sh BINDIR NICTOOL MODELDIR WORKDIR
+#
+# Forges packets with `nictool forge` (a valid header for a real model, a
+# valid z payload where the model has one, junk where the y payload
+# belongs) and feeds them to `ffmpeg -f nic_pipe -i X -f null -`.  Every one
+# must be rejected with AVERROR_INVALIDDATA ("Invalid data found when
+# processing input"), without a crash; the cheap cases must stay within
+# MAX_RSS_KB of peak memory and MAX_WALL_S seconds, and the costly one (a
+# 16000x16000 hyperprior packet whose z decodes) is measured and reported.
+set -eu
+BIN=$(cd "$1" && pwd) MODELS=$(cd "$3" && pwd) W=$4
+NICTOOL=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+MAX_RSS_KB=${MAX_RSS_KB:-65536}
+MAX_WALL_S=${MAX_WALL_S:-0.2}
+export NIC_MODEL_PATH=$MODELS
+rm -rf "$W"
+mkdir -p "$W"
+cd "$W"
+fails=0
+
+# decode NAME FILE LIMIT [RSS_KB]: LIMIT is the wall-time limit in seconds,
+# RSS_KB the peak memory limit (default MAX_RSS_KB); or LIMIT is "report"
+# (measured only)
+decode() {
+    /usr/bin/time -f "%M %e" -o time.txt "$BIN/ffmpeg" -nostdin -hide_banner -v error \
+        -f nic_pipe -i "$2" -f null - > out.txt 2>&1 || true
+    rss=$(tail -n 1 time.txt | cut -d' ' -f1)
+    wall=$(tail -n 1 time.txt | cut -d' ' -f2)
+    why=$(grep -v "Invalid data found when processing input" out.txt | grep -m1 "nic" |
+          sed 's/^\[[^]]*\] *//' || true)
+    if ! grep -q "Invalid data found when processing input" out.txt; then
+        echo "  FAIL  $1: not rejected as invalid data"
+        sed 's/^/        /' out.txt | tail -5
+        fails=$((fails + 1))
+    elif grep -qi "sanitizer\|segmentation\|core dumped\|Aborted" out.txt; then
+        echo "  FAIL  $1: crashed"
+        fails=$((fails + 1))
+    elif [ "$3" != report ] && { [ "$rss" -gt "${4:-$MAX_RSS_KB}" ] ||
+            awk "BEGIN { exit !($wall > $3) }"; }; then
+        echo "  FAIL  $1: $((rss / 1024)) MB peak, $wall s (limits $((${4:-$MAX_RSS_KB} / 1024)) MB, $3 s)"
+        fails=$((fails + 1))
+    else
+        echo "  ok    $1: rejected ($why); $((rss / 1024)) MB peak, $wall s"
+    fi
+}
+
+forge() {
+    "$NICTOOL" forge "$MODELS/$1.gguf" "$2" "$3" "$4" "$5" "$6" > /dev/null
+}
+
+echo "hostile packets (ffmpeg -f nic_pipe -i X -f null -):"
+forge factorized 4 16000 16000 4 fact-16k.nic
+decode "factorized 16000x16000, 4 payload bytes ($(stat -c %s fact-16k.nic) bytes)" fact-16k.nic "$MAX_WALL_S"
+
+forge factorized 4 15000 16000 4 fact-15k.nic
+cat fact-16k.nic fact-15k.nic fact-16k.nic fact-15k.nic > fact-x4.nic
+decode "four such packets, alternating widths" fact-x4.nic "$(awk "BEGIN { print 4 * $MAX_WALL_S }")"
+
+forge hyperprior 4 16000 16000 64 hyper-16k-short.nic
+decode "hyperprior 16000x16000, valid z, 64 junk y bytes" hyper-16k-short.nic report
+
+forge hyperprior 4 16000 16000 65536 hyper-16k-junk.nic
+decode "hyperprior 16000x16000, valid z, 64 KiB junk y" hyper-16k-junk.nic report
+ls -l hyper-16k-junk.nic | awk '{ print "        (" $5 " bytes in all)" }'
+
+forge hyperprior 4 16000 16000 2000000 hyper-16k-2m.nic
+decode "hyperprior 16000x16000, valid z, 2 MB junk y" hyper-16k-2m.nic report
+
+forge hyperprior 4 768 512 4096 hyper-junk.nic
+# a plausible size: the model itself takes 42 MB
+decode "hyperprior 768x512, valid z, junk y" hyper-junk.nic 0.5 131072
+
+if [ "$fails" -ne 0 ]; then
+    echo "check-hostile: $fails failure(s)"
+    exit 1
+fi
+echo "check-hostile: all passed"
