@@ -73,6 +73,32 @@ forge hyperprior 4 768 512 4096 hyper-junk.nic
 # a plausible size: the model itself takes 42 MB
 decode "hyperprior 768x512, valid z, junk y" hyper-junk.nic 0.5 131072
 
+echo "the parser resynchronises (cat ... | ffmpeg -f nic_pipe -i - ...):"
+FF="$BIN/ffmpeg -nostdin -hide_banner -v error -y"
+$FF -f lavfi -i testsrc2=size=96x64 -frames:v 1 -c:v nic good.nic
+$FF -f lavfi -i testsrc=size=64x48 -frames:v 1 -c:v nic -model factorized good2.nic
+awk 'BEGIN { for (i = 0; i < 3000; i++) printf "%c", (i * 151 + 7) % 256 }' > junk.bin
+head -c $(($(stat -c %s good.nic) - 100)) good.nic > truncated.nic
+printf 'NIC' > magic.bin
+# resync NAME FILE: both good frames come out, with their own sizes (rgb24
+# bytes in framecrc's fifth column: 96x64 and 64x48)
+resync() {
+    got=$($FF -f nic_pipe -i - -noautoscale -f framecrc - < "$2" 2> out.txt |
+          awk -F', *' '!/^#/ { printf "%s ", $5 }')
+    if [ "$got" = "18432 9216 " ]; then
+        echo "  ok    $1: both good frames decoded"
+    else
+        echo "  FAIL  $1: got frames of '$got' bytes"
+        fails=$((fails + 1))
+    fi
+}
+cat good.nic junk.bin good2.nic > s1.bin
+resync "good, 3000 junk bytes, good" s1.bin
+cat truncated.nic good.nic good2.nic > s2.bin
+resync "truncated, good, good" s2.bin
+cat good.nic magic.bin good2.nic junk.bin > s3.bin
+resync "good, a stray magic, good, junk" s3.bin
+
 if [ "$fails" -ne 0 ]; then
     echo "check-hostile: $fails failure(s)"
     exit 1
