@@ -7,6 +7,7 @@
 #                         sample-free FATE tests of this configuration
 #   make install          install ffmpeg, ffprobe, ffplay, the libraries and
 #                         the models into PREFIX (/usr/local)
+#   make fuzz             build and run the fuzzers (tools/fuzz/README.md)
 #   make clean            remove FFmpeg trees, build/install and build/demo
 #   make distclean        remove build/ entirely (downloads included)
 #
@@ -18,9 +19,10 @@
 #   INSTALL_LIBS=yes         FFCONFIG=small: make install also installs
 #                            FFmpeg's libraries, headers and pkg-config
 #                            files (the full build always does)
-#   FFCONFIG=full|small      full (default): every native FFmpeg component,
+#   FFCONFIG=full|small|fuzz full (default): every native FFmpeg component,
 #                            Debian's codec libraries, shared libraries;
-#                            small: a minimal static build for quick loops
+#                            small: a minimal static build for quick loops;
+#                            fuzz: the sanitizer build of `make fuzz`
 #   JOBS=2                   parallel jobs for FFmpeg's build and FATE
 #   NIC=no                   configure FFmpeg without nic (tests the patches
 #                            and the rest of the build on their own)
@@ -114,8 +116,14 @@ CONFIGURE_FLAGS := $(COMMON_FLAGS) --disable-everything \
 	--enable-filter=scale,format,null,copy,split,crop,pad,testsrc,testsrc2,color,psnr,ssim,showinfo,setpts,fps,trim \
 	$(CONFIGURE_EXTRA)
 DEPS_EXTRA :=
+else ifeq ($(FFCONFIG),fuzz)
+# FFCONFIG=fuzz: the libFuzzer + sanitizer build that `make fuzz` makes in a
+# tree of its own (tools/fuzz/fuzz.mak)
+CONFIGURE_FLAGS = $(FUZZ_CONFIGURE_FLAGS) $(CONFIGURE_EXTRA)
+PATCHES += $(sort $(wildcard $(ROOT)/tools/fuzz/patches/$(FFMPEG)/*.patch))
+DEPS_EXTRA :=
 else
-  $(error FFCONFIG must be full or small, not '$(FFCONFIG)')
+  $(error FFCONFIG must be full, small or fuzz, not '$(FFCONFIG)')
 endif
 
 # The tree's programs and test tools load the tree's own shared libraries.
@@ -297,19 +305,7 @@ bench-e2e: $(NICTOOL) stage
 	/usr/bin/python3 $(ROOT)/tools/bench_e2e.py --bin $(STAGE)/bin --models $(NIC_MODEL_PATH) \
 		--nictool $(NICTOOL) --out $(ROOT)/results/bench-e2e.json $(E2E_IMAGES)
 
-# make fuzz: libFuzzer on the decoder core (clang), FUZZ_SECONDS long
-FUZZ_SECONDS ?= 60
-FUZZER := $(BUILDDIR)/fuzz_nic_dec
-$(FUZZER): $(ROOT)/tools/fuzz/fuzz_nic_dec.c ffmpeg
-	clang -O1 -g -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -I$(TREE) \
-		$(BLAS_CFLAGS) $< $(addprefix $(TREE)/libavcodec/,nic_model.c nic_nn.c nic_codec.c \
-		nic_bitstream.c nic_entropy.c nic_rans.c) -o $@ $(TREE)/libavutil/libavutil.a \
-		$$(pkg-config --libs openblas) -lm -lpthread
-fuzz: $(FUZZER)
-	mkdir -p $(BUILDDIR)/fuzz-corpus
-	NIC_FUZZ_MODEL=$(NIC_MODEL_PATH)/hyperprior.gguf $(FUZZER) -max_total_time=$(FUZZ_SECONDS) \
-		-max_len=4096 -timeout=10 $(BUILDDIR)/fuzz-corpus $(ROOT)/tools/fuzz/corpus
-
+include $(ROOT)/tools/fuzz/fuzz.mak
 include $(ROOT)/tools/eval/eval.mk
 
 # make install: programs, presets and models (libraries and headers too

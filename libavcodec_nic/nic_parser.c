@@ -84,9 +84,33 @@ static int append(NicParseContext *s, const uint8_t *src, size_t n)
 }
 
 /**
+ * Look for a header in the bytes held while no packet is open, as the
+ * sliding window of collect() would have found it had they come one at a
+ * time: drop bytes until the buffer starts with a header (then open that
+ * packet) or holds less than a header.
+ */
+static void resync(NicParseContext *s)
+{
+    uint8_t *b = s->buf[s->cur];
+    size_t skip = 0;
+    NicHeader h;
+
+    while (s->fill - skip >= NIC_HEADER_SIZE && !is_header(b + skip))
+        skip++;
+    memmove(b, b + skip, s->fill - skip);
+    s->fill -= skip;
+    if (s->fill >= NIC_HEADER_SIZE) {
+        ff_nic_header_parse(&h, b, NIC_HEADER_SIZE, NULL);
+        s->size    = ff_nic_packet_size(&h);
+        s->scanned = NIC_HEADER_SIZE;
+    }
+}
+
+/**
  * Close the current packet after `len` bytes: it becomes the output, and
- * the bytes after it (already the start of the next packet) move to the
- * other buffer.
+ * the bytes after it move to the other buffer.  They start with a header
+ * when the packet was cut short at one; after a complete packet cut out
+ * of bytes that came with a longer one, they may be anything.
  */
 static int finish(NicParseContext *s, size_t len, const uint8_t **out, int *out_size)
 {
@@ -98,14 +122,10 @@ static int finish(NicParseContext *s, size_t len, const uint8_t **out, int *out_
     s->size = 0;
     s->scanned = 0;
     if (rest) {
-        NicHeader h;
         int ret = append(s, done + len, rest);
         if (ret < 0)
             return ret;
-        /* a packet is only cut at a checked header */
-        ff_nic_header_parse(&h, s->buf[s->cur], NIC_HEADER_SIZE, NULL);
-        s->size    = ff_nic_packet_size(&h);
-        s->scanned = NIC_HEADER_SIZE;
+        resync(s);
     }
     *out      = done;
     *out_size = len;
