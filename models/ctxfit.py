@@ -44,6 +44,8 @@ def parse_args():
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--hyper-lr-scale", type=float, default=0.1,
+                   help="learning rate of the (pretrained) hyper path, relative")
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--decay-at", type=float, default=0.8,
                    help="fraction of --steps after which the learning rate drops 10x")
@@ -73,7 +75,7 @@ def z_bits(tables, z_hat):
 
 @torch.no_grad()
 def baseline_y(hp, ip, tabs, y, z):
-    """(float bits, exact bits) of y under the hyperprior's own prior."""
+    """(float bits, exact bits, 0) of y under the hyperprior's own prior."""
     zt = torch.from_numpy(z[None].astype(np.float32))
     idx = intpath.scale_indices(ip, z)
     mean = hp.h_s_mean(zt)[0].double().numpy()
@@ -81,33 +83,39 @@ def baseline_y(hp, ip, tabs, y, z):
     scales = np.exp(entropy.LOG_SCALE_MIN + entropy.LOG_SCALE_STEP * idx)
     p = entropy.gaussian_likelihood(torch.from_numpy(v + mean), torch.from_numpy(mean),
                                     torch.from_numpy(scales))
-    return float(-torch.log2(p).sum()), float(mixcdf.gaussian_bits(tabs, idx, v).sum())
+    return float(-torch.log2(p).sum()), float(mixcdf.gaussian_bits(tabs, idx, v).sum()), 0
 
 
 @torch.no_grad()
 def context_y(model, ip, tabs, y, z):
-    """(float bits, exact bits) of y under the context model."""
-    lik, _ = model(torch.from_numpy(y[None]), torch.from_numpy(z[None].astype(np.float32)))
+    """(float bits, exact bits, elements where PyTorch's y_hat differs from
+    the integer path's) of y under the context model."""
+    lik, y_hat = model(torch.from_numpy(y[None]), torch.from_numpy(z[None].astype(np.float32)))
     out = ctxint.run(ip, z, ctxint.values_source(y, model.groups))
-    return float(-torch.log2(lik).sum()), float(ctxint.rate_bits(tabs, ip, out).sum())
+    ref = np.concatenate([v * mixcdf.MEAN_ONE + ctxint.center(m, lg) for v, m, _, lg in out])
+    differ = int(np.sum(np.round(y_hat[0].numpy() * mixcdf.MEAN_ONE) != ref))
+    return (float(-torch.log2(lik).sum()), float(ctxint.rate_bits(tabs, ip, out).sum()),
+            differ)
 
 
 def evaluate(hp, held, qualities, rate_y):
-    """Per quality: y's float and exact bits per latent element, and the
-    exact bpp of y and z, over the held-out latents."""
+    """Per quality: y's float and exact bits per latent element, the exact
+    bpp of y and z, over the held-out latents, and the share of y_hat where
+    PyTorch and the integer path differ."""
     res = {}
     for q in qualities:
         gain = torch.exp(hp.gains.log_gain[q]).detach().double().numpy()[:, None, None]
         zt = z_tables(hp, q)
-        fl = ex = zb = elems = pixels = 0
+        fl = ex = zb = elems = pixels = differ = 0
         for y, z, (h, w) in held:
-            a, b = rate_y((y * gain).astype(np.float32), z[q].astype(np.int64))
-            fl, ex = fl + a, ex + b
+            a, b, d = rate_y((y * gain).astype(np.float32), z[q].astype(np.int64))
+            fl, ex, differ = fl + a, ex + b, differ + d
             zb += z_bits(zt, z[q])
             elems += y.size
             pixels += h * w
         res[q] = {"y_bits_per_elem_float": fl / elems, "y_bits_per_elem": ex / elems,
-                  "bpp": (ex + zb) / pixels, "z_bpp": zb / pixels}
+                  "bpp": (ex + zb) / pixels, "z_bpp": zb / pixels,
+                  "y_hat_differ": differ / elems}
     return res
 
 
@@ -116,8 +124,11 @@ def train(args, hp, train_maps, held):
     groups = [int(g) for g in args.groups.split(",")] if args.groups else None
     path = os.path.join(args.ckpt_dir, f"context-{args.prior}.pt")
     model = ContextModel(hp.n, hp.m, groups, k, args.hidden)
-    model.hyper.init_from(hp.h_s_scale)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    model.hyper.init_from(hp)
+    hyper = list(model.hyper.parameters())
+    nets = list(model.nets.parameters())
+    opt = torch.optim.Adam([{"params": hyper, "lr_scale": args.hyper_lr_scale},
+                            {"params": nets, "lr_scale": 1.0}], lr=args.lr)
     batches = ctxdata.Batches(train_maps)
     step = 0
     if os.path.exists(path):
@@ -131,6 +142,9 @@ def train(args, hp, train_maps, held):
         step = ck["steps"]
     else:
         torch.manual_seed(11)
+        with torch.no_grad():  # the first batch sets every activation step
+            y, z = batches.batch(args.batch, hp.qualities - 1)
+            model(y * hp.gains.gain(hp.qualities - 1), z)
     q_rng = np.random.Generator(np.random.PCG64(1000 + step))
     print(f"context-{args.prior}: groups {model.groups}, hidden {args.hidden}, "
           f"{sum(p.numel() for p in model.parameters())} parameters, step {step} of "
@@ -142,7 +156,7 @@ def train(args, hp, train_maps, held):
         if step >= args.decay_at * args.steps:
             lr *= 0.1
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g["lr_scale"]
         q = int(q_rng.integers(hp.qualities))
         y, z = batches.batch(args.batch, q)
         lik, _ = model(y * hp.gains.gain(q).detach(), z)

@@ -55,18 +55,27 @@ def _act(layer, act):
     return _requant(layer["a"] / float(act.step()), 0.5, 0, ACT_QMAX)
 
 
+def _branch(br):
+    l1 = _layer(br.l1, [1.0], [INPUT_QMAX])
+    l2 = _layer(br.l2, [float(br.a1.step())], [ACT_QMAX])
+    l3 = _layer(br.l3, [float(br.a2.step())], [ACT_QMAX])
+    h = br.head
+    l3["rq"] = _requant(l3["a"] * h.factor.double().numpy(), h.offset.double().numpy(),
+                        h.lo.numpy(), h.hi.numpy())
+    return [dict(l1, rq=_act(l1, br.a1)), dict(l2, rq=_act(l2, br.a2)), l3]
+
+
 def quantize(model):
     """ContextModel -> its integer parameters (plain numpy)."""
     hy = model.hyper
-    s1, s_h = float(hy.a1.step()), float(hy.a2.step())
-    l1 = _layer(hy.l1, [1.0], [INPUT_QMAX])
-    l2 = _layer(hy.l2, [s1], [ACT_QMAX])
     out = {"mixture": model.mixture, "groups": list(model.groups),
-           "hyper": [dict(l1, rq=_act(l1, hy.a1)), dict(l2, rq=_act(l2, hy.a2))], "nets": []}
+           "hyper": {"scale": _branch(hy.scale), "mean": _branch(hy.mean)}, "nets": []}
+    h_steps = np.concatenate([np.full(model.n, float(hy.scale.a2.step())),
+                              np.full(model.n, float(hy.mean.a2.step()))])
     prior = 0
     for net, g in zip(model.nets, model.groups):
-        steps = np.concatenate([np.full(model.n, s_h), np.full(prior, Y_STEP)])
-        in_max = np.concatenate([np.full(model.n, ACT_QMAX), np.full(prior, Y_IN_MAX)])
+        steps = np.concatenate([h_steps, np.full(prior, Y_STEP)])
+        in_max = np.concatenate([np.full(2 * model.n, ACT_QMAX), np.full(prior, Y_IN_MAX)])
         first = _layer(net.l1, [steps, Y_STEP], [in_max, Y_IN_MAX])
         first["rq"] = [_act(first, net.act1[p]) for p in range(2)]
         passes = []
@@ -103,10 +112,19 @@ def conv(x, w):
     return acc.reshape(-1, h, wd)
 
 
-def requant(acc, rq):
+def requant(acc, rq, base=None):
+    """The requantization of an accumulator; `base` (an integer array like
+    the output) is added before the clamp."""
     assert np.abs(acc).max(initial=0) < 2 ** 31
     v = (acc * rq["mult"][:, None, None] + rq["add"][:, None, None]) >> rq["shift"]
+    if base is not None:
+        v = v + base
     return np.clip(v, rq["lo"][:, None, None], rq["hi"][:, None, None])
+
+
+def _apply(layer, x, bias=0, rq=None, base=None):
+    acc = conv(x, layer["w"][0]) + layer["bias"][bias][:, None, None]
+    return requant(acc, rq or layer["rq"], base)
 
 
 def depth_to_space(x):
@@ -115,12 +133,16 @@ def depth_to_space(x):
     return x.reshape(c, 2, 2, h, w).transpose(0, 3, 1, 4, 2).reshape(c, 2 * h, 2 * w)
 
 
-def hyper_features(ip, z_hat):
-    x = np.clip(np.asarray(z_hat, dtype=np.int64), -INPUT_QMAX, INPUT_QMAX)
-    for layer in ip["hyper"]:
-        acc = conv(x, layer["w"][0]) + layer["bias"][0][:, None, None]
-        x = depth_to_space(requant(acc, layer["rq"]))
-    return x
+def hyper_path(ip, z_hat):
+    """(features [2N, H, W], base means [M, H, W], base scale indices)."""
+    z = np.clip(np.asarray(z_hat, dtype=np.int64), -INPUT_QMAX, INPUT_QMAX)
+    feats, base = [], []
+    for name in ("scale", "mean"):
+        l1, l2, l3 = ip["hyper"][name]
+        x = depth_to_space(_apply(l2, depth_to_space(_apply(l1, z))))
+        feats.append(x)
+        base.append(_apply(l3, x))
+    return np.concatenate(feats), base[1], base[0]
 
 
 def anchors(h, w):
@@ -128,12 +150,13 @@ def anchors(h, w):
     return (r + c) % 2 == 0
 
 
-def _params(ip, net, p, acc):
+def _params(ip, net, p, acc, mean0, idx0):
     second, third = net["passes"][p]
-    x = requant(acc, net["l1"]["rq"][p])
-    x = requant(conv(x, second["w"][0]) + second["bias"][0][:, None, None], second["rq"])
-    out = requant(conv(x, third["w"][0]) + third["bias"][0][:, None, None], third["rq"])
     k = ip["mixture"]
+    x = requant(acc, net["l1"]["rq"][p])
+    x = _apply(second, x)
+    base = np.concatenate([mean0] * k + [idx0] * k + ([np.zeros_like(mean0)] * k if k > 1 else []))
+    out = _apply(third, x, base=base)
     out = out.reshape((-1, k, net["g"]) + out.shape[1:])  # [kinds, K, g, H, W]
     return out[0], out[1], (out[2] if k > 1 else None)
 
@@ -149,8 +172,9 @@ def run(ip, z_hat, source):
     None for the Gaussian); the encoder computes them from y, the decoder
     reads them from the stream.  Returns per group (values, means, scales,
     logits) as [.., g, H, W] arrays and y_hat in 1/MEAN_ONE units."""
-    feats = hyper_features(ip, z_hat)
+    feats, mean0, idx0 = hyper_path(ip, z_hat)
     _, h, w = feats.shape
+    starts = np.cumsum([0] + ip["groups"])
     mask = anchors(h, w)
     ctx, out = [feats], []
     for k, net in enumerate(ip["nets"]):
@@ -164,7 +188,8 @@ def run(ip, z_hat, source):
             acc = shared + net["l1"]["bias"][p][:, None, None]
             if p == 1:
                 acc = acc + conv(np.clip(y_hat * mask, -Y_IN_MAX, Y_IN_MAX), net["l1"]["w"][1])
-            means, scales, logits = _params(ip, net, p, acc)
+            means, scales, logits = _params(ip, net, p, acc, mean0[starts[k]:starts[k + 1]],
+                                            idx0[starts[k]:starts[k + 1]])
             if full is None:
                 full = [np.zeros_like(t) if t is not None else None
                         for t in (means, scales, logits)]

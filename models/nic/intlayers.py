@@ -109,17 +109,20 @@ class Act8(nn.Module):
 
 class Head(nn.Module):
     """The last requantization: output channel c is
-    clamp(floor(real * factor[c] + offset[c]), lo[c], hi[c]); the factors,
-    offsets and bounds are fixed (they define the parameter units)."""
+    clamp(floor(real * factor[c] + offset[c]) + base, lo[c], hi[c]), base
+    an optional integer tensor added before the clamp; the factors, offsets
+    and bounds are fixed (they define the parameter units)."""
 
     def __init__(self, factor, offset, lo, hi):
         super().__init__()
         for name, v in (("factor", factor), ("offset", offset), ("lo", lo), ("hi", hi)):
             self.register_buffer(name, torch.as_tensor(v, dtype=torch.float64).float())
 
-    def forward(self, acc, a):
+    def forward(self, acc, a, base=None):
         real = acc * a.view(1, -1, 1, 1)
         v = round_half_up_ste(real * self.factor.view(1, -1, 1, 1)
                               + (self.offset.view(1, -1, 1, 1) - 0.5))
+        if base is not None:
+            v = v + base
         lo, hi = self.lo.view(1, -1, 1, 1), self.hi.view(1, -1, 1, 1)
         return torch.maximum(torch.minimum(v, hi), lo)
