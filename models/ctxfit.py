@@ -26,7 +26,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import export  # noqa: E402
-from nic import ctxdata, ctxint, entropy, intpath, mixcdf  # noqa: E402
+from nic import ctxdata, ctxint, data, entropy, intpath, mixcdf  # noqa: E402
 from nic.checkpoint import model_from, save_atomic  # noqa: E402
 from nic.context import ContextModel  # noqa: E402
 
@@ -185,6 +185,9 @@ def main():
     hp = model_from(torch.load(args.hyperprior, map_location="cpu"))
     for p in hp.parameters():
         p.requires_grad_(False)
+    if not os.path.exists(args.image_cache):
+        data.build_cache(os.path.join(HERE, "..", "..", "shared", "data", "train"),
+                         args.image_cache)
     t0 = time.time()
     train_maps, held = ctxdata.load(hp, args.cache_dir, args.image_cache,
                                     args.train_images, args.held_out)

@@ -240,8 +240,8 @@ class ContextModel(nn.Module):
     def base(net, mean, idx):
         """What layer 3's corrections are added to: every component's mean
         and scale index start at the hyper path's, the logits at 0."""
-        parts = [mean] * net.k + [idx] * net.k + ([torch.zeros_like(mean)] * net.k if net.k > 1 else [])
-        return torch.cat(parts, dim=1)
+        logits = [torch.zeros_like(mean)] * net.k if net.k > 1 else []
+        return torch.cat([mean] * net.k + [idx] * net.k + logits, dim=1)
 
     @staticmethod
     def context_input(y_hat):
