@@ -37,6 +37,7 @@
 
 #include "nic_codec.h"
 #include "nic_entropy.h"
+#include "nic_optimize.h"
 #include "nic_rans.h"
 
 #define TILE  64   ///< latents per tile side (1024 pixels)
@@ -202,10 +203,71 @@ static int finish_payload(NicRansEncoder *enc, uint8_t **buf, size_t *size, void
     return ret;
 }
 
-int ff_nic_encode_image(const NicModel *m, int quality, const NicImage *img,
-                        NicExec *exec, uint8_t **out, size_t *out_size, void *logctx)
+/**
+ * The latent as the analysis gives it: y = g_a(img) * gain, and for the
+ * hyperprior z's symbols (*zq), the means and the scale indices of y.
+ */
+static int analyse(const NicModel *m, int quality, const NicImage *img, const Geometry *g,
+                   NicExec *exec, NicTensor *y, NicTensor *means, NicIntTensor *idx,
+                   int32_t **zq)
 {
-    NicTensor y = { 0 }, z = { 0 }, tmp = { 0 }, means = { 0 };
+    NicTensor z = { 0 }, tmp = { 0 };
+    size_t nz = (size_t)m->n * g->hz * g->wz;
+    int ret;
+
+    if ((ret = analysis(m, quality, img, g, y, exec)) < 0 || m->arch != NIC_ARCH_HYPERPRIOR)
+        return ret;
+    ret = run_chain(m->h_a, y, &z, &tmp, exec);
+    ff_nic_tensor_free(&tmp);
+    if (ret < 0)
+        goto end;
+    if (!(*zq = av_malloc_array(nz, sizeof(**zq)))) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    for (size_t i = 0; i < nz; i++)
+        (*zq)[i] = quantize(z.data[i]);
+    if ((ret = run_scale_path(m, *zq, g, idx, exec)) < 0 ||
+        (ret = run_means(m, *zq, g, means, exec)) < 0)
+        goto end;
+end:
+    ff_nic_tensor_free(&z);
+    return ret;
+}
+
+static int check_encode_args(const NicModel *m, int quality, const NicImage *img,
+                             void *logctx)
+{
+    if (quality < 0 || quality >= m->qualities) {
+        av_log(logctx, AV_LOG_ERROR, "quality %d out of range 0..%d for model %s\n",
+               quality, m->qualities - 1, m->name);
+        return AVERROR(EINVAL);
+    }
+    if (img->width < 1 || img->width > 65535 || img->height < 1 || img->height > 65535)
+        return AVERROR(EINVAL);
+    return 0;
+}
+
+int ff_nic_analyse_image(const NicModel *m, int quality, const NicImage *img, NicExec *exec,
+                         NicTensor *y, NicTensor *means, NicIntTensor *idx)
+{
+    Geometry g;
+    int32_t *zq = NULL;
+    int ret;
+
+    if ((ret = check_encode_args(m, quality, img, NULL)) < 0)
+        return ret;
+    geometry(&g, img->width, img->height);
+    ret = analyse(m, quality, img, &g, exec, y, means, idx, &zq);
+    av_free(zq);
+    return ret;
+}
+
+int ff_nic_encode_image(const NicModel *m, int quality, const NicOptimizeParams *opt,
+                        const NicImage *img, NicExec *exec, uint8_t **out, size_t *out_size,
+                        void *logctx)
+{
+    NicTensor y = { 0 }, means = { 0 };
     NicIntTensor idx = { 0 };
     NicRansEncoder enc;
     NicHeader h = { 0 };
@@ -215,31 +277,23 @@ int ff_nic_encode_image(const NicModel *m, int quality, const NicImage *img,
     size_t zsize = 0, ysize = 0, plane;
     int ret;
 
-    if (quality < 0 || quality >= m->qualities) {
-        av_log(logctx, AV_LOG_ERROR, "quality %d out of range 0..%d for model %s\n",
-               quality, m->qualities - 1, m->name);
-        return AVERROR(EINVAL);
-    }
-    if (img->width < 1 || img->width > 65535 || img->height < 1 || img->height > 65535)
-        return AVERROR(EINVAL);
+    if ((ret = check_encode_args(m, quality, img, logctx)) < 0)
+        return ret;
     geometry(&g, img->width, img->height);
     plane = (size_t)g.hl * g.wl;
     ff_nic_rans_enc_init(&enc);
 
-    if ((ret = analysis(m, quality, img, &g, &y, exec)) < 0)
+    if ((ret = analyse(m, quality, img, &g, exec, &y, &means, &idx, &zq)) < 0)
         goto end;
+    if (opt) {
+        const int hyper = m->arch == NIC_ARCH_HYPERPRIOR;
+        NicLatent lat = { &y, hyper ? &means : NULL, hyper ? &idx : NULL, quality };
+        if ((ret = ff_nic_optimize_latent(m, &lat, img, opt, exec, logctx)) < 0)
+            goto end;
+    }
 
     if (m->arch == NIC_ARCH_HYPERPRIOR) {
         size_t nz = (size_t)m->n * g.hz * g.wz;
-        if ((ret = run_chain(m->h_a, &y, &z, &tmp, exec)) < 0)
-            goto end;
-        ff_nic_tensor_free(&tmp);
-        if (!(zq = av_malloc_array(nz, sizeof(*zq)))) {
-            ret = AVERROR(ENOMEM);
-            goto end;
-        }
-        for (size_t i = 0; i < nz; i++)
-            zq[i] = quantize(z.data[i]);
         for (size_t i = 0; i < nz; i++) {
             const int c = i / ((size_t)g.hz * g.wz);
             if ((ret = ff_nic_encode_value(&enc, &m->cdf_z.tables[quality * m->n + c],
@@ -249,10 +303,6 @@ int ff_nic_encode_image(const NicModel *m, int quality, const NicImage *img,
         if ((ret = finish_payload(&enc, &zbuf, &zsize, logctx)) < 0)
             goto end;
         ff_nic_rans_enc_init(&enc);
-
-        if ((ret = run_scale_path(m, zq, &g, &idx, exec)) < 0 ||
-            (ret = run_means(m, zq, &g, &means, exec)) < 0)
-            goto end;
         for (size_t i = 0; i < plane * m->m; i++) {
             const NicCdf *cdf = &m->cdf_y.tables[(int)idx.data[i]];
             if ((ret = ff_nic_encode_value(&enc, cdf, quantize(y.data[i] - means.data[i]))) < 0)
@@ -292,8 +342,6 @@ int ff_nic_encode_image(const NicModel *m, int quality, const NicImage *img,
 end:
     ff_nic_rans_enc_free(&enc);
     ff_nic_tensor_free(&y);
-    ff_nic_tensor_free(&z);
-    ff_nic_tensor_free(&tmp);
     ff_nic_tensor_free(&means);
     ff_nic_int_tensor_free(&idx);
     av_free(zq);

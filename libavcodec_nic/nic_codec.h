@@ -35,12 +35,24 @@ typedef struct NicImage {
     enum NicImageType type;
 } NicImage;
 
+struct NicOptimizeParams;
+
 /**
  * Encode img with model m at the given quality into a complete packet
- * (header and payloads), allocated with av_malloc into *out.
+ * (header and payloads), allocated with av_malloc into *out.  With opt,
+ * the latent is optimized for the decoder first (nic_optimize.h).
  */
-int ff_nic_encode_image(const NicModel *m, int quality, const NicImage *img,
-                        NicExec *exec, uint8_t **out, size_t *out_size, void *logctx);
+int ff_nic_encode_image(const NicModel *m, int quality, const struct NicOptimizeParams *opt,
+                        const NicImage *img, NicExec *exec, uint8_t **out, size_t *out_size,
+                        void *logctx);
+
+/**
+ * For tests: the latent the encoder would code before any optimization,
+ * y = g_a(img) * gain[quality], and for the hyperprior the means and the
+ * scale indices of y (decoded from z_hat as the decoder does).
+ */
+int ff_nic_analyse_image(const NicModel *m, int quality, const NicImage *img, NicExec *exec,
+                         NicTensor *y, NicTensor *means, NicIntTensor *idx);
 
 /**
  * Decode the payloads of a packet whose header h has been parsed and
