@@ -34,6 +34,14 @@ fate-nic-rt-$(1)-q$(2): CMD = $(NIC_FATE) roundtrip $(NIC_ARGS) $(1) $(2) $(3)
 endef
 $(foreach t,$(NIC_FATE_ROUNDTRIPS),$(eval $(call FATE_NIC_RT,$(word 1,$(subst :, ,$(t))),$(word 2,$(subst :, ,$(t))),$(word 3,$(subst :, ,$(t))))))
 
+# -effort: model, quality, effort, PSNR floor (dB); nic-fate.sh also
+# requires the optimized stream to beat effort 0
+define FATE_NIC_EFFORT
+FATE_NIC_CODEC += fate-nic-effort-$(1)-q$(2)-e$(3)
+fate-nic-effort-$(1)-q$(2)-e$(3): CMD = $(NIC_FATE) effort $(NIC_ARGS) $(1) $(2) $(3) $(4)
+endef
+$(foreach t,$(NIC_FATE_EFFORTS),$(eval $(call FATE_NIC_EFFORT,$(word 1,$(subst :, ,$(t))),$(word 2,$(subst :, ,$(t))),$(word 3,$(subst :, ,$(t))),$(word 4,$(subst :, ,$(t))))))
+
 FATE_NIC_CODEC += fate-nic-gray
 fate-nic-gray: CMD = $(NIC_FATE) roundtrip $(NIC_ARGS) hyperprior 4 $(NIC_FLOOR_GRAY) gray
 

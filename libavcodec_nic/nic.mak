@@ -4,10 +4,10 @@
 
 OBJS-$(CONFIG_NIC_DECODER) += nicdec.o nic_codec.o nic_exec.o nic_model.o nic_sha256.o nic_nn.o \
                               nic_entropy.o nic_rans.o nic_bitstream.o nic_optimize.o \
-                              nic_nn_grad.o
+                              nic_nn_grad.o nic_winograd.o
 OBJS-$(CONFIG_NIC_ENCODER) += nicenc.o nic_codec.o nic_exec.o nic_model.o nic_sha256.o nic_nn.o \
                               nic_entropy.o nic_rans.o nic_bitstream.o nic_optimize.o \
-                              nic_nn_grad.o
+                              nic_nn_grad.o nic_winograd.o
 OBJS-$(CONFIG_NIC_PARSER)  += nic_parser.o nic_bitstream.o
 
 # unit tests: libavcodec/tests/nic_*.c (from libavcodec_nic/tests/)

@@ -169,6 +169,12 @@ int ff_nic_synthesis_grad_init(NicSynthesisGrad *s, const NicConv *conv, const N
         a->bias = p;     /* zeros */
         p += a->out;
     }
+    for (int i = 0; i < 4; i++) {
+        int ret;
+        if ((ret = ff_nic_winograd_init(&s->fwd_w[i], &conv[i])) < 0 ||
+            (ret = ff_nic_winograd_init(&s->adj_w[i], &s->adj[i])) < 0)
+            return ret;
+    }
     return 0;
 }
 
@@ -178,6 +184,10 @@ void ff_nic_synthesis_grad_free(NicSynthesisGrad *s)
         ff_nic_tensor_free(&s->act[i]);
     for (int i = 0; i < 2; i++)
         ff_nic_tensor_free(&s->tmp[i]);
+    for (int i = 0; i < 4; i++) {
+        ff_nic_winograd_free(&s->fwd_w[i]);
+        ff_nic_winograd_free(&s->adj_w[i]);
+    }
     av_freep(&s->arena);
 }
 
@@ -196,16 +206,16 @@ int ff_nic_synthesis_forward(NicSynthesisGrad *s, const NicTensor *y, NicTensor 
     int ret;
 
     for (int i = 0; i < 3; i++) {
-        if ((ret = ff_nic_conv(&s->conv[i], in, &s->act[i], exec)) < 0 ||
+        if ((ret = ff_nic_winograd_conv(&s->fwd_w[i], in, &s->act[i], exec)) < 0 ||
             (ret = copy_tensor(&s->act[i], &s->tmp[0])) < 0 ||
             (ret = ff_nic_gdn(&s->gdn[i], &s->tmp[0], exec)) < 0)
             return ret;
         in = &s->tmp[0];
     }
-    return ff_nic_conv(&s->conv[3], in, x, exec);
+    return ff_nic_winograd_conv(&s->fwd_w[3], in, x, exec);
 }
 
-int ff_nic_synthesis_backward(NicSynthesisGrad *s, NicTensor *dx, NicTensor *dy,
+int ff_nic_synthesis_backward(NicSynthesisGrad *s, const NicTensor *dx, NicTensor *dy,
                               NicExec *exec)
 {
     NicTensor *t = &s->tmp[0], *u = &s->tmp[1];
@@ -214,10 +224,10 @@ int ff_nic_synthesis_backward(NicSynthesisGrad *s, NicTensor *dx, NicTensor *dy,
     if ((ret = ff_nic_space_to_depth(dx, t)) < 0)
         return ret;
     for (int i = 3; i > 0; i--) {
-        if ((ret = ff_nic_conv(&s->adj[i], t, u, exec)) < 0 ||
+        if ((ret = ff_nic_winograd_conv(&s->adj_w[i], t, u, exec)) < 0 ||
             (ret = ff_nic_igdn_backward(&s->gdn[i - 1], &s->act[i - 1], u, exec)) < 0 ||
             (ret = ff_nic_space_to_depth(u, t)) < 0)
             return ret;
     }
-    return ff_nic_conv(&s->adj[0], t, dy, exec);
+    return ff_nic_winograd_conv(&s->adj_w[0], t, dy, exec);
 }

@@ -22,6 +22,7 @@
 
 #include "nic_model.h"
 #include "nic_nn.h"
+#include "nic_winograd.h"
 
 /**
  * The synthesis transform g_s (four upsampling layers, IGDN between them)
@@ -33,6 +34,8 @@ typedef struct NicSynthesisGrad {
     const NicGdn *gdn;    ///< its 3 IGDN layers
     NicConv adj[4];       ///< adjoint of each convolution
     float *arena;         ///< adjoint weights and their zero biases
+    NicWinograd fwd_w[4]; ///< the convolutions, as run
+    NicWinograd adj_w[4]; ///< their adjoints, as run
     NicTensor act[3];     ///< IGDN inputs of the last forward pass
     NicTensor tmp[2];
 } NicSynthesisGrad;
@@ -61,15 +64,19 @@ int ff_nic_igdn_backward(const NicGdn *g, const NicTensor *a, NicTensor *d, NicE
 int  ff_nic_synthesis_grad_init(NicSynthesisGrad *s, const NicConv *conv, const NicGdn *gdn);
 void ff_nic_synthesis_grad_free(NicSynthesisGrad *s);
 
-/** x = g_s(y), keeping the activations for ff_nic_synthesis_backward(). */
+/**
+ * x = g_s(y), keeping the activations for ff_nic_synthesis_backward().
+ * The convolutions run as Winograd F(4x4, 3x3) (nic_winograd.h), so x
+ * agrees with the decoder's synthesis up to float rounding.
+ */
 int ff_nic_synthesis_forward(NicSynthesisGrad *s, const NicTensor *y, NicTensor *x,
                              NicExec *exec);
 
 /**
  * dy = gradient at the input of g_s, given dx, the gradient at its output,
- * at the point of the last forward pass.  dx is used as scratch.
+ * at the point of the last forward pass.
  */
-int ff_nic_synthesis_backward(NicSynthesisGrad *s, NicTensor *dx, NicTensor *dy,
+int ff_nic_synthesis_backward(NicSynthesisGrad *s, const NicTensor *dx, NicTensor *dy,
                               NicExec *exec);
 
 #endif /* AVCODEC_NIC_NN_GRAD_H */

@@ -415,6 +415,10 @@ static int optimizer_init(Optimizer *o, const NicModel *m, const NicLatent *lat,
     o->wl = lat->y->w;
     o->lambda = m->lambda[lat->quality];
     o->rng.s = 0x9e3779b97f4a7c15ULL;
+    if (m->metric != NIC_METRIC_MSE) {
+        av_log(logctx, AV_LOG_ERROR, "latent optimization supports MSE models only\n");
+        return AVERROR(ENOSYS);
+    }
     if ((m->arch == NIC_ARCH_HYPERPRIOR) != !!lat->means || !lat->means != !lat->idx ||
         lat->y->c != m->m || 16 * o->hl < img->height || 16 * o->wl < img->width)
         return AVERROR_BUG;

@@ -70,13 +70,15 @@ static av_cold int nic_encode_init(AVCodecContext *avctx)
         av_log(avctx, AV_LOG_ERROR, "nic codes images up to 65535x65535\n");
         return AVERROR(EINVAL);
     }
-    if (s->effort > 0) {
-        if ((ret = ff_nic_optimize_params(&s->opt, s->effort)) < 0)
-            return ret;
-        if (s->model->metric != NIC_METRIC_MSE)
-            av_log(avctx, AV_LOG_WARNING, "effort optimizes the latent for MSE (PSNR), "
-                   "not for the metric model %s was trained for\n", s->model->name);
+    if (s->effort > 0 && s->model->metric != NIC_METRIC_MSE) {
+        /* the optimization weighs squared error with the model's lambda,
+         * which for other metrics is in other units */
+        av_log(avctx, AV_LOG_WARNING, "effort optimizes for MSE only; model %s was "
+               "trained for another metric: coding at effort 0\n", s->model->name);
+        s->effort = 0;
     }
+    if (s->effort > 0 && (ret = ff_nic_optimize_params(&s->opt, s->effort)) < 0)
+        return ret;
     av_log(avctx, AV_LOG_VERBOSE, "model %s (%"PRIu64" training steps), quality %d, "
            "effort %d\n", s->model->name, s->model->steps, s->quality, s->effort);
     return ff_nic_exec_init_avctx(&s->exec, avctx);
