@@ -92,10 +92,10 @@ FULL_DEBS := libdav1d-dev libaom-dev libx264-dev libx265-dev libvpx-dev \
 	libfreetype-dev libbz2-dev liblzma-dev
 
 COMMON_FLAGS := --prefix=$(CONF_PREFIX) --disable-doc --disable-autodetect \
-	--enable-sdl2 --enable-zlib --enable-openblas $(NIC_COMPONENTS)
+	--enable-sdl2 --enable-zlib --enable-openblas
 
 ifeq ($(FFCONFIG),full)
-CONFIGURE_FLAGS := $(COMMON_FLAGS) \
+CONFIGURE_FLAGS := $(COMMON_FLAGS) $(NIC_COMPONENTS) \
 	--enable-gpl --enable-shared --enable-rpath \
 	--extra-ldexeflags=-Wl,--enable-new-dtags --extra-ldsoflags=-Wl,--enable-new-dtags \
 	--enable-bzlib --enable-lzma --enable-iconv \
@@ -103,7 +103,8 @@ CONFIGURE_FLAGS := $(COMMON_FLAGS) \
 	$(CONFIGURE_EXTRA)
 DEPS_EXTRA := $(FULL_DEBS)
 else ifeq ($(FFCONFIG),small)
-CONFIGURE_FLAGS := $(COMMON_FLAGS) --disable-everything \
+# (nic's components after --disable-everything, which would turn them off)
+CONFIGURE_FLAGS := $(COMMON_FLAGS) --disable-everything $(NIC_COMPONENTS) \
 	--enable-encoder=png,rawvideo,ffv1,ppm,pgm,pam,wrapped_avframe \
 	--enable-decoder=png,rawvideo,ffv1,ppm,pgm,pam,wrapped_avframe,mjpeg,h264,hevc,mpeg4 \
 	--enable-parser=png,mjpeg,h264,hevc,mpeg4video \
