@@ -251,11 +251,6 @@ check-unit check-fate: ffmpeg
 check-usage: stage
 	NIC_MODEL_PATH=$(NIC_MODEL_PATH) $(ROOT)/tools/check-usage.sh $(STAGE)/bin $(BUILDDIR)/usage
 
-# Forged hostile packets: rejected as invalid data, within bounded memory
-# and time (tools/check-hostile.sh).
-check-hostile: stage $(NICTOOL)
-	$(ROOT)/tools/check-hostile.sh $(STAGE)/bin $(NICTOOL) $(NIC_MODEL_PATH) $(BUILDDIR)/hostile
-
 check-fate-ffmpeg: ffmpeg
 	$(FATE_ENV) nice $(MAKE) -C $(TREE) -j$(JOBS) fate SAMPLES=
 
@@ -268,6 +263,11 @@ BLAS_CFLAGS = $$(pkg-config --cflags openblas)
 
 $(NICTOOL): $(ROOT)/tools/nictool.c ffmpeg
 	$(CC) -O2 -std=c11 -D_GNU_SOURCE -I$(TREE) $(BLAS_CFLAGS) $< -o $@ $(TREE_LIBS) -lpthread -lm
+
+# Forged hostile packets: rejected as invalid data, within bounded memory
+# and time (tools/check-hostile.sh).
+check-hostile: stage $(NICTOOL)
+	$(ROOT)/tools/check-hostile.sh $(STAGE)/bin $(NICTOOL) $(NIC_MODEL_PATH) $(BUILDDIR)/hostile
 
 $(BUILDDIR)/sgemm_peak: $(ROOT)/tools/sgemm_peak.c | deps
 	$(CC) -O2 $(BLAS_CFLAGS) $< -o $@ $$(pkg-config --libs openblas)
