@@ -190,7 +190,7 @@ endef
 
 sync: tree
 	@$(call copy_changed,$(wildcard $(ROOT)/libavcodec_nic/*.c $(ROOT)/libavcodec_nic/*.h $(ROOT)/libavcodec_nic/nic.mak),$(TREE)/libavcodec)
-	@$(call copy_changed,$(wildcard $(ROOT)/libavcodec_nic/tests/*.c),$(TREE)/libavcodec/tests)
+	@$(call copy_changed,$(wildcard $(ROOT)/libavcodec_nic/tests/*.[ch]),$(TREE)/libavcodec/tests)
 	@$(call copy_changed,$(wildcard $(ROOT)/libavformat_nic/*.c $(ROOT)/libavformat_nic/*.h),$(TREE)/libavformat)
 	@$(call copy_changed,$(wildcard $(ROOT)/fate-tests/nic.mak),$(TREE)/tests/fate)
 	@set -e; cd $(ROOT)/fate-tests 2>/dev/null || exit 0; \

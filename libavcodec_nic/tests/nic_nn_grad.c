@@ -40,23 +40,8 @@
 #include "libavcodec/nic_nn_grad.h"
 #include "libavcodec/nic_optimize.h"
 #include "libavcodec/nic_winograd.h"
+#include "libavcodec/tests/nic_test_rng.h"
 
-typedef struct Rng {
-    uint64_t s;
-} Rng;
-
-static uint32_t rng_u32(Rng *r)
-{
-    r->s ^= r->s << 13;
-    r->s ^= r->s >> 7;
-    r->s ^= r->s << 17;
-    return r->s >> 16;
-}
-
-static float rng_float(Rng *r)
-{
-    return (rng_u32(r) & 0xffffff) / (float)0x800000 - 1.0f;
-}
 
 /* ---- double-precision references of the forward layers ---- */
 
