@@ -282,7 +282,8 @@ check-bitexact: ffmpeg
 		$(TREE)/tests/tiny_psnr $(BUILDDIR)/bitexact $(KODAK); fi
 
 # Parity with PyTorch: the C encoder's latents, read back by an independent
-# Python reader, against a forward pass of the same model file.
+# Python reader, against a forward pass of the same model file; then the
+# gradient -effort follows (nic_nn_grad.c) against torch.autograd.
 PARITY_IMAGES ?= $(wildcard $(ROOT)/samples/*.png)
 check-parity: $(NICTOOL)
 	@$(MAKE) -s -C $(ROOT)/models deps
@@ -290,6 +291,10 @@ check-parity: $(NICTOOL)
 		/usr/bin/python3 $(ROOT)/models/parity.py --nictool $(NICTOOL) \
 			--model $(NIC_MODEL_PATH)/$$m.gguf --quality 0 7 -- $(PARITY_IMAGES); \
 	done
+	set -e; for img in $(PARITY_IMAGES); do for q in 0 7; do \
+		/usr/bin/python3 $(ROOT)/models/grad_parity.py --nictool $(NICTOOL) \
+			--model $(NIC_MODEL_PATH)/hyperprior.gguf --quality $$q --tau 0.3 $$img; \
+	done; done
 
 # make bench: speed on this machine (a benchmark, not a test): the layers
 # (bench.sh), then the wall time of the commands users type (bench_e2e.py,
