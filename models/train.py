@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nic import data, nets, optim, photos, prefit  # noqa: E402
-from nic.checkpoint import candidates, compact, load_newest, save_atomic  # noqa: E402
+from nic.checkpoint import candidates, compact, load, load_newest, save_atomic  # noqa: E402
 from nic.metrics import ms_ssim, psnr  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -265,7 +265,7 @@ def resume_cooldown(path, base_step, cooldown, model, opt, aux_opt, crops, state
     changed by hyperfit.py), continue it.  Returns the step to go on from."""
     if not os.path.exists(path):
         return base_step
-    ck = torch.load(path, map_location=device)
+    ck = load(path, device)
     done = ck.get("cooldown_steps", 0)
     if (ck["step"] != base_step or "hyperfit" in ck or not ck.get("opt_named")
             or not 0 < done < cooldown):
@@ -280,7 +280,7 @@ def promote_cooled(ckpt_path, cooled_path):
     as one line of ordinary steps; the old ckpt_path is kept aside."""
     if not os.path.exists(cooled_path):
         raise SystemExit(f"--promote-cooled: no {cooled_path} (already promoted?)")
-    ck = torch.load(cooled_path, map_location="cpu")
+    ck = load(cooled_path)
     if not ck.get("opt_named"):
         raise SystemExit(f"{cooled_path}: no optimizer state to continue from")
     ck["step"] = int(ck["step"]) + int(ck.pop("cooldown_steps", 0))

@@ -42,6 +42,12 @@ def candidates(name, ckpt_dir, compact_dir):
     return paths
 
 
+def load(path, device="cpu"):
+    """torch.load of a whole checkpoint (it holds RNG states and config
+    dicts, not only tensors: newer PyTorch loads only tensors by default)."""
+    return torch.load(path, map_location=device, weights_only=False)
+
+
 def save_atomic(obj, path):
     """torch.save through a temporary file, so that a run stopped midway
     never leaves a truncated checkpoint at `path`."""
@@ -56,7 +62,7 @@ def load_newest(paths, device="cpu"):
     best = (None, None)
     for p in paths:
         if os.path.exists(p):
-            ck = torch.load(p, map_location=device)
+            ck = load(p, device)
             if best[1] is None or total_steps(ck) > total_steps(best[1]):
                 best = (p, ck)
     return best
@@ -78,7 +84,7 @@ def tool_model(path):
     """(checkpoint, network) for a measurement tool, on NIC_THREADS threads
     (2 by default)."""
     torch.set_num_threads(int(os.environ.get("NIC_THREADS", "2")))
-    ck = torch.load(path, map_location="cpu")
+    ck = load(path)
     return ck, model_from(ck)
 
 
