@@ -14,7 +14,9 @@ NIC_FATE = $(SRC_PATH)/tests/nic/nic-fate.sh
 NIC_ARGS = $(TARGET_PATH) $(SRC_PATH) $(TARGET_PATH)/tests/data/fate
 
 # unit test programs (libavcodec/tests/nic_*.c); they fail by exit status
-FATE_NIC_UNIT-$(CONFIG_NIC_DECODER) += fate-nic-rans fate-nic-nn fate-nic-model
+FATE_NIC_UNIT-$(CONFIG_NIC_DECODER) += fate-nic-rans fate-nic-nn fate-nic-model fate-nic-mixture
+fate-nic-mixture: libavcodec/tests/nic_mixture$(EXESUF)
+fate-nic-mixture: CMD = run libavcodec/tests/nic_mixture$(EXESUF)
 fate-nic-rans: libavcodec/tests/nic_rans$(EXESUF)
 fate-nic-rans: CMD = run libavcodec/tests/nic_rans$(EXESUF)
 fate-nic-nn: libavcodec/tests/nic_nn$(EXESUF)

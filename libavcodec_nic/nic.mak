@@ -10,4 +10,4 @@ OBJS-$(CONFIG_NIC_ENCODER) += nicenc.o $(NIC_CORE_OBJS)
 OBJS-$(CONFIG_NIC_PARSER)  += nic_parser.o nic_bitstream.o
 
 # unit tests: libavcodec/tests/nic_*.c (from libavcodec_nic/tests/)
-TESTPROGS-$(CONFIG_NIC_DECODER) += nic_rans nic_nn nic_model nic_nn_grad
+TESTPROGS-$(CONFIG_NIC_DECODER) += nic_rans nic_nn nic_model nic_nn_grad nic_mixture
