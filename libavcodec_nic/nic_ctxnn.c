@@ -27,7 +27,15 @@
  * see nic_ctxnn.h). The same C is compiled once for the baseline
  * instruction set and, on x86 with GCC or Clang, once more for AVX2,
  * chosen at run time; both give the same integers.
+ *
+ * FFmpeg builds with -fno-tree-vectorize under GCC; this file turns GCC's
+ * loop vectorizer back on for its own functions (Clang vectorizes by
+ * default).
  */
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("tree-vectorize")
+#endif
 
 #include <stdint.h>
 
