@@ -71,8 +71,8 @@ typedef struct CtxRun {
     int16_t *map;           ///< (hl + 2 BORDER) x mw positions of cs channels
     int16_t *zmap;          ///< z_hat clamped: (hz + 2) x (wz + 2) x N, border 1
     int16_t *half;          ///< a branch's first features: (2 hz + 2) x (2 wz + 2) x N
-    int16_t *base_mean;     ///< [M][plane], 1/8 units
-    uint8_t *base_idx;      ///< [M][plane]
+    int16_t *base_mean;     ///< [g][plane] of the group being coded, 1/8 units
+    uint8_t *base_idx;      ///< [g][plane]
     int *pos[2];            ///< plane index of the anchors [0] and the others [1]
     ptrdiff_t *mofs[2];     ///< their offsets in the map (channel 0)
     int npos[2];
@@ -159,7 +159,22 @@ static int run_hyper_layer(CtxRun *r, HyperJob *j)
     return r->exec->run(r->exec->opaque, hyper_block, j, (j->n + BLOCK - 1) / BLOCK);
 }
 
-/** Both branches: features into the map, base parameters into base_idx and base_mean. */
+/** The 3x3 layer of branch b over the features, at every position of the map. */
+static void hyper_last(HyperJob *j, CtxRun *r, int b)
+{
+    for (int t = 0; t < 9; t++)
+        j->off[t] = ((t / 3 - 1) * r->mw + t % 3 - 1) * r->cs;
+    j->src   = r->map + ((size_t)BORDER * r->mw + BORDER) * r->cs + b * r->m->n;
+    j->row   = (ptrdiff_t)r->mw * r->cs;
+    j->pix   = r->cs;
+    j->gw    = r->wl;
+    j->n     = r->hl * r->wl;
+    j->stage = TO_BASE;
+    j->in    = r->m->n;
+    j->branch = b;
+}
+
+/** Both branches up to their features, into the map. */
 static int hyper_path(CtxRun *r, const int32_t *zq)
 {
     const int n = r->m->n, zw = r->wz + 2, hw = 2 * r->wz + 2;
@@ -196,15 +211,30 @@ static int hyper_path(CtxRun *r, const int32_t *zq)
         if ((ret = run_hyper_layer(r, &j)) < 0)
             return ret;
 
-        for (int t = 0; t < 9; t++)
-            j.off[t] = ((t / 3 - 1) * r->mw + t % 3 - 1) * r->cs;
-        j.l     = &r->c->hyper[b][2];
-        j.src   = r->map + ((size_t)BORDER * r->mw + BORDER) * r->cs + b * n;
-        j.row   = (ptrdiff_t)r->mw * r->cs;
-        j.pix   = r->cs;
-        j.gw    = r->wl;
-        j.n     = r->hl * r->wl;
-        j.stage = TO_BASE;
+    }
+    return 0;
+}
+
+/**
+ * The base parameters of group g's channels: rows [start, start + size)
+ * of both branches' last layers (the rows after them exist, padding
+ * included, so the GEMM's blocks of rows stay readable).
+ */
+static int group_base(CtxRun *r, const NicCtxGroup *g)
+{
+    int ret;
+    for (int b = 0; b < 2; b++) {
+        const NicCtxLayer *l = &r->c->hyper[b][2];
+        NicCtxLayer rows = *l;
+        HyperJob j = { .r = r, .l = &rows };
+        rows.out        = g->size;
+        rows.weight     = l->weight + (size_t)g->start * l->k;
+        rows.bias       = l->bias + g->start;
+        rows.rq[0].mult = l->rq[0].mult + g->start;
+        rows.rq[0].add  = l->rq[0].add + g->start;
+        rows.rq[0].lo   = l->rq[0].lo + g->start;
+        rows.rq[0].hi   = l->rq[0].hi + g->start;
+        hyper_last(&j, r, b);
         if ((ret = run_hyper_layer(r, &j)) < 0)
             return ret;
     }
@@ -285,7 +315,7 @@ static int pass_block(void *arg, int job, int thread)
      * component, then channel (kind 0: means, 1: scale indices, 2: logits) */
     for (int o = 0; o < l3->out; o++) {
         const NicRequant *rq = &l3->rq[0];
-        const int kind = o / (k * g->size), ch = g->start + o % g->size;
+        const int kind = o / (k * g->size), ch = o % g->size;
         int16_t *dst = r->params + (size_t)o * r->npos[pass] + i0;
         for (int i = 0; i < n; i++) {
             int64_t v = ff_nic_ctx_requant(acc[(size_t)i * l3->out + o] + l3->bias[o],
@@ -404,7 +434,7 @@ static int run_init(CtxRun *r, const NicModel *m, int hz, int wz, NicExec *exec)
 {
     const NicContextModel *c = &m->ctx;
     const int n = m->n;
-    int max_rows = 0;
+    int max_rows = 0, max_size = 0;
 
     memset(r, 0, sizeof(*r));
     r->m     = m;
@@ -418,14 +448,16 @@ static int run_init(CtxRun *r, const NicModel *m, int hz, int wz, NicExec *exec)
     r->plane = (size_t)r->hl * r->wl;
     r->cs    = 2 * n + m->m;
     r->mw    = r->wl + 2 * BORDER;
-    for (int i = 0; i < c->nb_groups; i++)
+    for (int i = 0; i < c->nb_groups; i++) {
         max_rows = FFMAX(max_rows, c->group[i].l3[0].out);
+        max_size = FFMAX(max_size, c->group[i].size);
+    }
 
     r->map       = av_calloc((size_t)(r->hl + 2 * BORDER) * r->mw, r->cs * sizeof(*r->map));
     r->zmap      = av_calloc((size_t)(hz + 2) * (wz + 2), n * sizeof(*r->zmap));
     r->half      = av_calloc((size_t)(2 * hz + 2) * (2 * wz + 2), n * sizeof(*r->half));
-    r->base_mean = av_malloc_array(r->plane, m->m * sizeof(*r->base_mean));
-    r->base_idx  = av_malloc_array(r->plane, m->m);
+    r->base_mean = av_malloc_array(r->plane, max_size * sizeof(*r->base_mean));
+    r->base_idx  = av_malloc_array(r->plane, max_size);
     r->params    = av_malloc_array((r->plane + 1) / 2, max_rows * sizeof(*r->params));
     for (int p = 0; p < 2; p++) {
         r->pos[p]  = av_malloc_array((r->plane + 1) / 2, sizeof(*r->pos[p]));
@@ -452,11 +484,14 @@ static int run_passes(CtxRun *r, NicRansEncoder *e, const float *y, NicRansDecod
                       float *out)
 {
     int ret;
-    for (int i = 0; i < r->c->nb_groups; i++)
+    for (int i = 0; i < r->c->nb_groups; i++) {
+        if ((ret = group_base(r, &r->c->group[i])) < 0)
+            return ret;
         for (int pass = 0; pass < 2; pass++)
             if ((ret = pass_params(r, &r->c->group[i], pass)) < 0 ||
                 (ret = code_pass(r, &r->c->group[i], pass, e, y, d, out)) < 0)
                 return ret;
+    }
     return 0;
 }
 

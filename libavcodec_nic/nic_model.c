@@ -652,10 +652,13 @@ static const int64_t *load_i64(Loader *l, const char *name, int64_t d0, int64_t 
     return dst;
 }
 
-/** Allocates a layer's zero-filled weight matrix of out rows of k elements. */
+/**
+ * Allocates a layer's zero-filled weight matrix of out rows of k elements,
+ * and one block of zero rows more: any range of rows can be read in blocks.
+ */
 static int ctx_layer_alloc(Loader *l, NicCtxLayer *c, int out, int k)
 {
-    const size_t n = (size_t)FFALIGN(out, NIC_CTX_OUT_BLOCK) * k;
+    const size_t n = (size_t)(FFALIGN(out, NIC_CTX_OUT_BLOCK) + NIC_CTX_OUT_BLOCK) * k;
     int16_t *w = arena_alloc(l, n * sizeof(*w));
     if (!w)
         return AVERROR(ENOMEM);
@@ -1142,9 +1145,10 @@ int ff_nic_model_parse(NicModel **out, const uint8_t *buf, size_t size, void *lo
         int esize = t->type == GT_F32 || t->type == GT_F16 ? 4 : 8;
         l.arena_size += FFALIGN(t->elements * esize, 64) + 64;
         /* an I8 weight [out, ...] of the context model becomes int16 rows
-         * padded to NIC_CTX_ALIGN, out padded to NIC_CTX_OUT_BLOCK */
+         * padded to NIC_CTX_ALIGN, out padded to NIC_CTX_OUT_BLOCK and one
+         * block more */
         if (t->type == GT_I8)
-            l.arena_size += 2 * (t->dims[0] + NIC_CTX_OUT_BLOCK) *
+            l.arena_size += 2 * (t->dims[0] + 2 * NIC_CTX_OUT_BLOCK) *
                             (t->elements / t->dims[0] + 2 * NIC_CTX_ALIGN) + 64;
     }
     if (!(l.arena = av_malloc(l.arena_size)) || !(m = av_mallocz(sizeof(*m)))) {

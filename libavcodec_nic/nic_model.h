@@ -91,7 +91,8 @@ typedef struct NicRequant {
 typedef struct NicCtxLayer {
     int out;
     int k;                  ///< elements of a weight row, a multiple of NIC_CTX_ALIGN
-    const int16_t *weight;  ///< out rounded up to NIC_CTX_OUT_BLOCK rows of k (zero padded)
+    const int16_t *weight;  ///< out rounded up to NIC_CTX_OUT_BLOCK rows of k, then a block
+                            ///< of zero rows: any range of rows is readable in blocks
     const int32_t *bias;    ///< [passes][out]
     NicRequant rq[2];       ///< per pass (group layer 1), else rq[0]
 } NicCtxLayer;

@@ -290,7 +290,8 @@ int main(int argc, char **argv)
     /*
      * forge MODEL QUALITY WIDTH HEIGHT YBYTES OUT: a hostile packet for the
      * tests: a valid header, a valid z payload (every z value 0) for a
-     * hyperprior, then YBYTES bytes of junk where the y payload belongs.
+     * hyperprior or context model, then YBYTES bytes of junk where the y
+     * payload belongs.
      */
     if (!strcmp(argv[1], "forge") && argc == 8) {
         const int q = atoi(argv[3]), w = atoi(argv[4]), h = atoi(argv[5]);
@@ -305,7 +306,7 @@ int main(int argc, char **argv)
         hd.model_hash = m->hash;
         if (q < 0 || q >= m->qualities || w < 1 || w > 65535 || h < 1 || h > 65535)
             return 2;
-        if (m->arch == NIC_ARCH_HYPERPRIOR) {
+        if (m->arch != NIC_ARCH_FACTORIZED) {
             NicRansEncoder enc;
             const size_t pz = (size_t)((h + 63) >> 6) * ((w + 63) >> 6);
             ff_nic_rans_enc_init(&enc);
