@@ -23,6 +23,9 @@ fate-nic-nn: libavcodec/tests/nic_nn$(EXESUF)
 fate-nic-nn: CMD = run libavcodec/tests/nic_nn$(EXESUF)
 fate-nic-model: libavcodec/tests/nic_model$(EXESUF)
 fate-nic-model: CMD = run libavcodec/tests/nic_model$(EXESUF) $(NIC_MODEL_DIR_FATE)/hyperprior.gguf
+FATE_NIC_UNIT-$(CONFIG_NIC_DECODER) += fate-nic-model-context
+fate-nic-model-context: libavcodec/tests/nic_model$(EXESUF)
+fate-nic-model-context: CMD = run libavcodec/tests/nic_model$(EXESUF) $(NIC_MODEL_DIR_FATE)/context.gguf
 FATE_NIC_UNIT-$(CONFIG_NIC_DECODER) += fate-nic-nn-grad
 fate-nic-nn-grad: libavcodec/tests/nic_nn_grad$(EXESUF)
 fate-nic-nn-grad: CMD = run libavcodec/tests/nic_nn_grad$(EXESUF) \
