@@ -24,6 +24,8 @@
  * Images are binary PPM (P6) or PGM (P5), 8 bits.  Threads: NIC_THREADS
  * (default 1), run on pthreads the way libavcodec's slice threads run them.
  * NIC_VERBOSE=1 prints the codec's verbose log (the optimization's progress).
+ * NIC_CPUFLAGS changes the CPU flags the codec sees, as ffmpeg's -cpuflags
+ * (e.g. "-avx2").
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -33,6 +35,7 @@
 
 #include <cblas.h>
 
+#include "libavutil/cpu.h"
 #include "libavutil/error.h"
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
@@ -249,7 +252,7 @@ int main(int argc, char **argv)
     NicImage img = { 0 };
     NicOptimizeParams params;
     const NicOptimizeParams *opt;
-    const char *env = getenv("NIC_THREADS");
+    const char *env = getenv("NIC_THREADS"), *cpuflags = getenv("NIC_CPUFLAGS");
     int threads = env ? atoi(env) : 1;
     uint8_t *buf = NULL;
     size_t size;
@@ -262,6 +265,14 @@ int main(int argc, char **argv)
     threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
     openblas_set_num_threads(1);
     av_log_set_level(getenv("NIC_VERBOSE") ? AV_LOG_VERBOSE : AV_LOG_ERROR);
+    if (cpuflags && *cpuflags) {
+        unsigned flags = av_get_cpu_flags();
+        if (av_parse_cpu_caps(&flags, cpuflags) < 0) {
+            fprintf(stderr, "bad NIC_CPUFLAGS %s\n", cpuflags);
+            return 2;
+        }
+        av_force_cpu_flags(flags);
+    }
 
     /* load MODEL RUNS: median seconds to read, check and convert a model file */
     if (!strcmp(argv[1], "load") && argc == 4) {
