@@ -275,16 +275,21 @@ $(BUILDDIR)/sgemm_peak: $(ROOT)/tools/sgemm_peak.c | deps
 # Cross-kernel determinism on the Kodak images (../shared/data/kodak, beside
 # the checkout: CI has it; a user's clone may not, and is told so).
 KODAK ?= $(wildcard $(ROOT)/../shared/data/kodak/kodim*.png)
-check-bitexact: ffmpeg
+check-bitexact: ffmpeg $(NICTOOL)
 	@if [ -z "$(KODAK)" ]; then echo "check-bitexact: skipped, no Kodak images in ../shared/data/kodak"; \
 	else $(MAKE) -C $(TREE) tests/tiny_psnr >/dev/null && \
-	LD_LIBRARY_PATH=$(TREE_LIBPATH) NIC_MODEL_PATH=$(NIC_MODEL_PATH) $(ROOT)/tools/bitexact.sh $(TREE)/ffmpeg \
+	LD_LIBRARY_PATH=$(TREE_LIBPATH) NIC_MODEL_PATH=$(NIC_MODEL_PATH) NICTOOL=$(NICTOOL) \
+		$(ROOT)/tools/bitexact.sh $(TREE)/ffmpeg \
 		$(TREE)/tests/tiny_psnr $(BUILDDIR)/bitexact $(KODAK); fi
 
 # Parity with PyTorch: the C encoder's latents, read back by an independent
-# Python reader, against a forward pass of the same model file; then the
-# gradient -effort follows (nic_nn_grad.c) against torch.autograd.
+# Python reader, against a forward pass of the same model file; the
+# gradient -effort follows (nic_nn_grad.c) against torch.autograd; the
+# context model: its streams and decoded latents bit for bit against the
+# integer reference (models/ctxparity.py), for the installed context.gguf
+# and for untrained models of both priors (export.py --context-fresh).
 PARITY_IMAGES ?= $(wildcard $(ROOT)/samples/*.png)
+CTX_FRESH := $(BUILDDIR)/ctx-fresh
 check-parity: $(NICTOOL)
 	@$(MAKE) -s -C $(ROOT)/models deps
 	set -e; for m in factorized hyperprior hyperprior-msssim; do \
@@ -295,6 +300,15 @@ check-parity: $(NICTOOL)
 		/usr/bin/python3 $(ROOT)/models/grad_parity.py --nictool $(NICTOOL) \
 			--model $(NIC_MODEL_PATH)/hyperprior.gguf --quality $$q --tau 0.3 $$img; \
 	done; done
+	set -e; for p in gaussian gmm; do \
+		mkdir -p $(CTX_FRESH)-$$p; \
+		/usr/bin/python3 $(ROOT)/models/export.py --context-fresh $$p --out $(CTX_FRESH)-$$p; \
+	done
+	set -e; for m in $(wildcard $(NIC_MODEL_PATH)/context.gguf) $(CTX_FRESH)-gaussian/context.gguf \
+			$(CTX_FRESH)-gmm/context.gguf; do \
+		/usr/bin/python3 $(ROOT)/models/ctxparity.py --nictool $(NICTOOL) \
+			--model $$m --quality 0 7 -- $(PARITY_IMAGES); \
+	done
 
 # make bench: speed on this machine (a benchmark, not a test): the layers
 # (bench.sh), then the wall time of the commands users type (bench_e2e.py,

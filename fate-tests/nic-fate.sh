@@ -77,15 +77,15 @@ effort() {  # MODEL QUALITY EFFORT MIN_PSNR
     at_least "$gain" 0.01 || fail "effort $e does not beat effort 0 ($gain dB)"
 }
 
-size() {  # WIDTH HEIGHT MIN_PSNR
-    w=$1 h=$2 floor=$3
+size() {  # WIDTH HEIGHT MIN_PSNR [MODEL]
+    w=$1 h=$2 floor=$3 model=${4:-hyperprior}
     source_rgb
     # scale up first where the crop is larger than the source
     sw=$(( w > W ? w : W )) sh=$(( h > H ? h : H ))
     ff -f rawvideo -s ${W}x$H -pix_fmt rgb24 -i "$T/src.rgb" -vf scale=$sw:$sh,crop=$w:$h:0:0 \
         -pix_fmt rgb24 -f rawvideo -y "$T/crop.rgb" || fail "crop failed"
-    ff -f rawvideo -s ${w}x$h -pix_fmt rgb24 -i "$T/crop.rgb" -c:v nic -y "$T/x.nic" ||
-        fail "encode failed"
+    ff -f rawvideo -s ${w}x$h -pix_fmt rgb24 -i "$T/crop.rgb" -c:v nic -model $model \
+        -y "$T/x.nic" || fail "encode failed"
     ff -i "$T/x.nic" -f rawvideo -pix_fmt rgb24 -y "$T/dec.rgb" || fail "decode failed"
     [ $(wc -c < "$T/dec.rgb") -eq $((w * h * 3)) ] || fail "decoded size differs"
     p=$(psnr "$T/crop.rgb" "$T/dec.rgb")
@@ -110,10 +110,11 @@ run_status() { timeout 120 "$@" >/dev/null 2>"$T/err"; echo $?; }
 # AVERROR_INVALIDDATA), which lies outside that range.
 crashed() { [ $1 -eq 124 ] || { [ $1 -gt 128 ] && [ $1 -lt 160 ]; }; }
 
-corrupt() {  # truncations must fail cleanly; bit flips must never crash or hang
+corrupt() {  # [MODEL] truncations must fail cleanly; bit flips must never crash or hang
+    model=${1:-hyperprior}
     source_rgb
-    ff -f rawvideo -s ${W}x$H -pix_fmt rgb24 -i "$T/src.rgb" -c:v nic -q:v 1 -y "$T/x.nic" ||
-        fail "encode failed"
+    ff -f rawvideo -s ${W}x$H -pix_fmt rgb24 -i "$T/src.rgb" -c:v nic -model $model -q:v 1 \
+        -y "$T/x.nic" || fail "encode failed"
     n=$(wc -c < "$T/x.nic")
     for cut in 1 10 23 24 30 $((n / 2)) $((n - 1)); do
         head -c $cut "$T/x.nic" > "$T/cut.nic"
@@ -131,6 +132,18 @@ corrupt() {  # truncations must fail cleanly; bit flips must never crash or hang
         ! crashed $s || fail "bit $bit of byte $pos flipped: exit status $s"
         i=$((i + 1))
     done
+}
+
+noeffort() {  # MODEL: -effort is refused with a warning, and the stream is effort 0's
+    model=$1
+    source_rgb
+    for x in 0 1; do
+        "$FFBIN" -nostdin -hide_banner -loglevel warning -threads 2 -f rawvideo -s ${W}x$H \
+            -pix_fmt rgb24 -i "$T/src.rgb" -c:v nic -model $model -q:v 3 -effort $x \
+            -y "$T/e$x.nic" 2>"$T/err$x" || fail "encode at effort $x failed"
+    done
+    grep -q "effort is not supported" "$T/err1" || fail "no warning: $(cat "$T/err1")"
+    cmp -s "$T/e0.nic" "$T/e1.nic" || fail "the stream of -effort 1 differs from effort 0's"
 }
 
 wrongmodel() {  # a stream made with other weights is refused with a message
@@ -164,6 +177,6 @@ container() {  # FORMAT: three intra frames in a container, back out again
 }
 
 case $TEST in
-roundtrip|effort|size|refstream|corrupt|wrongmodel|pipe|container) $TEST "$@" ;;
+roundtrip|effort|noeffort|size|refstream|corrupt|wrongmodel|pipe|container) $TEST "$@" ;;
 *) fail "unknown test" ;;
 esac

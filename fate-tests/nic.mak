@@ -14,13 +14,18 @@ NIC_FATE = $(SRC_PATH)/tests/nic/nic-fate.sh
 NIC_ARGS = $(TARGET_PATH) $(SRC_PATH) $(TARGET_PATH)/tests/data/fate
 
 # unit test programs (libavcodec/tests/nic_*.c); they fail by exit status
-FATE_NIC_UNIT-$(CONFIG_NIC_DECODER) += fate-nic-rans fate-nic-nn fate-nic-model
+FATE_NIC_UNIT-$(CONFIG_NIC_DECODER) += fate-nic-rans fate-nic-nn fate-nic-model fate-nic-mixture
+fate-nic-mixture: libavcodec/tests/nic_mixture$(EXESUF)
+fate-nic-mixture: CMD = run libavcodec/tests/nic_mixture$(EXESUF)
 fate-nic-rans: libavcodec/tests/nic_rans$(EXESUF)
 fate-nic-rans: CMD = run libavcodec/tests/nic_rans$(EXESUF)
 fate-nic-nn: libavcodec/tests/nic_nn$(EXESUF)
 fate-nic-nn: CMD = run libavcodec/tests/nic_nn$(EXESUF)
 fate-nic-model: libavcodec/tests/nic_model$(EXESUF)
 fate-nic-model: CMD = run libavcodec/tests/nic_model$(EXESUF) $(NIC_MODEL_DIR_FATE)/hyperprior.gguf
+FATE_NIC_UNIT-$(CONFIG_NIC_DECODER) += fate-nic-model-context
+fate-nic-model-context: libavcodec/tests/nic_model$(EXESUF)
+fate-nic-model-context: CMD = run libavcodec/tests/nic_model$(EXESUF) $(NIC_MODEL_DIR_FATE)/context.gguf
 FATE_NIC_UNIT-$(CONFIG_NIC_DECODER) += fate-nic-nn-grad
 fate-nic-nn-grad: libavcodec/tests/nic_nn_grad$(EXESUF)
 fate-nic-nn-grad: CMD = run libavcodec/tests/nic_nn_grad$(EXESUF) \
@@ -45,7 +50,7 @@ $(foreach t,$(NIC_FATE_EFFORTS),$(eval $(call FATE_NIC_EFFORT,$(word 1,$(subst :
 FATE_NIC_CODEC += fate-nic-gray
 fate-nic-gray: CMD = $(NIC_FATE) roundtrip $(NIC_ARGS) hyperprior 4 $(NIC_FLOOR_GRAY) gray
 
-# odd sizes: width, height, PSNR floor
+# odd sizes: width, height, PSNR floor (hyperprior)
 define FATE_NIC_SIZE
 FATE_NIC_CODEC += fate-nic-size-$(1)x$(2)
 fate-nic-size-$(1)x$(2): CMD = $(NIC_FATE) size $(NIC_ARGS) $(1) $(2) $(3)
@@ -54,6 +59,21 @@ $(eval $(call FATE_NIC_SIZE,1,1,0))
 $(eval $(call FATE_NIC_SIZE,17,33,$(NIC_FLOOR_SMALL)))
 $(eval $(call FATE_NIC_SIZE,1000,3,$(NIC_FLOOR_SMALL)))
 $(eval $(call FATE_NIC_SIZE,3,200,$(NIC_FLOOR_SMALL)))
+
+# the context model: gray, odd sizes (1x1: a latent map of 4x4, 1000x3:
+# 64x4, both passes of every group at the edges), corrupt streams, -effort
+FATE_NIC_CODEC += fate-nic-context-gray fate-nic-context-corrupt fate-nic-context-effort
+fate-nic-context-gray: CMD = $(NIC_FATE) roundtrip $(NIC_ARGS) context 4 $(NIC_FLOOR_GRAY_CONTEXT) gray
+fate-nic-context-corrupt: CMD = $(NIC_FATE) corrupt $(NIC_ARGS) context
+fate-nic-context-effort: CMD = $(NIC_FATE) noeffort $(NIC_ARGS) context
+define FATE_NIC_CONTEXT_SIZE
+FATE_NIC_CODEC += fate-nic-context-size-$(1)x$(2)
+fate-nic-context-size-$(1)x$(2): CMD = $(NIC_FATE) size $(NIC_ARGS) $(1) $(2) $(3) context
+endef
+$(eval $(call FATE_NIC_CONTEXT_SIZE,1,1,0))
+$(eval $(call FATE_NIC_CONTEXT_SIZE,17,33,$(NIC_FLOOR_SMALL_CONTEXT)))
+$(eval $(call FATE_NIC_CONTEXT_SIZE,1000,3,$(NIC_FLOOR_SMALL_CONTEXT)))
+$(eval $(call FATE_NIC_CONTEXT_SIZE,3,200,$(NIC_FLOOR_SMALL_CONTEXT)))
 
 # checked-in streams decode to their reference decode within +-1
 FATE_NIC_CODEC += $(addprefix fate-nic-ref-,$(NIC_REF_STREAMS))

@@ -4,10 +4,10 @@
 
 NIC_CORE_OBJS = nic_codec.o nic_hyper.o nic_exec.o nic_model.o nic_sha256.o nic_nn.o \
                 nic_entropy.o nic_rans.o nic_bitstream.o nic_optimize.o nic_nn_grad.o \
-                nic_winograd.o
+                nic_winograd.o nic_context.o nic_ctxnn.o nic_mixture.o
 OBJS-$(CONFIG_NIC_DECODER) += nicdec.o $(NIC_CORE_OBJS)
 OBJS-$(CONFIG_NIC_ENCODER) += nicenc.o $(NIC_CORE_OBJS)
 OBJS-$(CONFIG_NIC_PARSER)  += nic_parser.o nic_bitstream.o
 
 # unit tests: libavcodec/tests/nic_*.c (from libavcodec_nic/tests/)
-TESTPROGS-$(CONFIG_NIC_DECODER) += nic_rans nic_nn nic_model nic_nn_grad
+TESTPROGS-$(CONFIG_NIC_DECODER) += nic_rans nic_nn nic_model nic_nn_grad nic_mixture

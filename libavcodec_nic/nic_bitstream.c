@@ -49,7 +49,7 @@ int ff_nic_header_parse(NicHeader *h, const uint8_t *buf, size_t size, void *log
         err = "zero image size";
     else if (h->type != NIC_TYPE_GRAY && h->type != NIC_TYPE_RGB)
         err = "unknown image type";
-    else if (h->model < 1 || h->model > 3)
+    else if (h->model < 1 || h->model > NIC_MODEL_MAX_INDEX)
         err = "unknown model index";
     if (err)
         goto fail;

@@ -43,6 +43,7 @@
 #include "libavutil/mem.h"
 
 #include "nic_codec.h"
+#include "nic_context.h"
 #include "nic_entropy.h"
 #include "nic_hyper.h"
 #include "nic_optimize.h"
@@ -224,8 +225,9 @@ static int finish_payload(NicRansEncoder *enc, uint8_t **buf, size_t *size, void
 }
 
 /**
- * The latent as the analysis gives it: y = g_a(img) * gain, and for the
- * hyperprior z's symbols (*zq), the means and the scale indices of y.
+ * The latent as the analysis gives it: y = g_a(img) * gain, for the
+ * hyperprior and context models z's symbols (*zq), and for the hyperprior
+ * the means and the scale indices of y.
  */
 static int analyse(const NicModel *m, int quality, const NicImage *img, const Geometry *g,
                    NicExec *exec, NicTensor *y, NicTensor *means, uint8_t **idx,
@@ -235,7 +237,7 @@ static int analyse(const NicModel *m, int quality, const NicImage *img, const Ge
     size_t nz = (size_t)m->n * g->hz * g->wz;
     int ret;
 
-    if ((ret = analysis(m, quality, img, g, y, exec)) < 0 || m->arch != NIC_ARCH_HYPERPRIOR)
+    if ((ret = analysis(m, quality, img, g, y, exec)) < 0 || m->arch == NIC_ARCH_FACTORIZED)
         return ret;
     ret = run_chain(m->h_a, y, &z, &tmp, exec);
     ff_nic_tensor_free(&tmp);
@@ -247,6 +249,8 @@ static int analyse(const NicModel *m, int quality, const NicImage *img, const Ge
     }
     for (size_t i = 0; i < nz; i++)
         (*zq)[i] = quantize(z.data[i]);
+    if (m->arch == NIC_ARCH_CONTEXT)
+        goto end;
     if (!(*idx = av_malloc((size_t)g->hl * g->wl * m->m))) {
         ret = AVERROR(ENOMEM);
         goto end;
@@ -302,6 +306,11 @@ int ff_nic_encode_image(const NicModel *m, int quality, const NicOptimizeParams 
 
     if ((ret = check_encode_args(m, quality, img, logctx)) < 0)
         return ret;
+    if (opt && m->arch == NIC_ARCH_CONTEXT) {
+        av_log(logctx, AV_LOG_ERROR, "model %s: latent optimization is not supported\n",
+               m->name);
+        return AVERROR(ENOSYS);
+    }
     geometry(&g, img->width, img->height);
     plane = (size_t)g.hl * g.wl;
     ff_nic_rans_enc_init(&enc);
@@ -315,7 +324,7 @@ int ff_nic_encode_image(const NicModel *m, int quality, const NicOptimizeParams 
             goto end;
     }
 
-    if (m->arch == NIC_ARCH_HYPERPRIOR) {
+    if (m->arch != NIC_ARCH_FACTORIZED) {
         size_t nz = (size_t)m->n * g.hz * g.wz;
         for (size_t i = 0; i < nz; i++) {
             const int c = i / ((size_t)g.hz * g.wz);
@@ -326,6 +335,11 @@ int ff_nic_encode_image(const NicModel *m, int quality, const NicOptimizeParams 
         if ((ret = finish_payload(&enc, &zbuf, &zsize, logctx)) < 0)
             goto end;
         ff_nic_rans_enc_init(&enc);
+    }
+    if (m->arch == NIC_ARCH_CONTEXT) {
+        if ((ret = ff_nic_context_encode(m, zq, g.hz, g.wz, y.data, &enc, exec, logctx)) < 0)
+            goto end;
+    } else if (m->arch == NIC_ARCH_HYPERPRIOR) {
         for (size_t i = 0; i < plane * m->m; i++) {
             const NicCdf *cdf = &m->cdf_y.tables[idx[i]];
             if ((ret = ff_nic_encode_value(&enc, cdf, quantize(y.data[i] - means.data[i]))) < 0)
@@ -626,13 +640,16 @@ int ff_nic_decode_latents(const NicModel *m, const NicHeader *h, const uint8_t *
     plane = (size_t)g.hl * g.wl;
 
     /* before anything the size of the image: can the payloads hold it? */
-    if (m->arch == NIC_ARCH_HYPERPRIOR) {
+    if (m->arch != NIC_ARCH_FACTORIZED) {
         uint64_t zcost = 0;
+        uint32_t ycost = min_cost_of(&m->cdf_y, 0, m->cdf_y.count);
+        if (m->arch == NIC_ARCH_CONTEXT && m->ctx.components > 1)
+            ycost = FFMIN(ycost, m->ctx.mix.min_cost);
         for (int c = 0; c < m->n; c++)
             zcost += (uint64_t)m->cdf_z.tables[q * m->n + c].min_cost * g.hz * g.wz;
         if ((ret = check_min_size(zcost, h->z_size, "side information", logctx)) < 0 ||
-            (ret = check_min_size((uint64_t)min_cost_of(&m->cdf_y, 0, m->cdf_y.count) *
-                                  plane * m->m, h->y_size, "latent", logctx)) < 0)
+            (ret = check_min_size((uint64_t)ycost * plane * m->m, h->y_size, "latent",
+                                  logctx)) < 0)
             return ret;
     } else {
         uint64_t ycost = 0;
@@ -642,14 +659,17 @@ int ff_nic_decode_latents(const NicModel *m, const NicHeader *h, const uint8_t *
             return ret;
     }
 
-    if (m->arch == NIC_ARCH_HYPERPRIOR &&
+    if (m->arch != NIC_ARCH_FACTORIZED &&
         (ret = decode_z(m, h, payload, &g, &zq, logctx)) < 0)
         goto end;
     if (!(lat = av_malloc_array(plane * m->m, sizeof(*lat)))) {
         ret = AVERROR(ENOMEM);
         goto end;
     }
-    if (m->arch == NIC_ARCH_HYPERPRIOR)
+    if (m->arch == NIC_ARCH_CONTEXT)
+        ret = ff_nic_context_decode(m, zq, g.hz, g.wz, payload + h->z_size, h->y_size,
+                                    &lat->y, exec, logctx);
+    else if (m->arch == NIC_ARCH_HYPERPRIOR)
         ret = decode_y_hyperprior(m, h, payload + h->z_size, &g, zq, lat, exec, logctx);
     else
         ret = decode_y_factorized(m, h, payload, &g, lat, logctx);

@@ -66,40 +66,25 @@ uint32_t ff_nic_cdf_min_cost(const uint32_t *cdf, int nsym)
     return l >= 16 << 16 ? 0 : (16 << 16) - l;
 }
 
-int ff_nic_encode_value(NicRansEncoder *e, const NicCdf *c, int32_t value)
+int ff_nic_escape_code(int64_t lo, int64_t hi, int32_t value, uint32_t *e1)
 {
-    const int esc = c->nsym - 1;
-    const int64_t lo = c->offset;
-    const int64_t hi = lo + esc - 1;
-    uint32_t e1;
-    int k, ret;
-
-    av_assert1(c->nsym >= 2);
-
-    if (value >= lo && value <= hi) {
-        int s = value - lo;
-        return ff_nic_rans_enc_put(e, c->cdf[s], c->cdf[s + 1] - c->cdf[s]);
-    }
+    uint64_t e64;
 
     if (value < -NIC_VALUE_MAX || value > NIC_VALUE_MAX)
         return AVERROR(ERANGE);
     /* e + 1 with e = 2 * distance + 1 (below) or 2 * distance (above) */
-    {
-        uint64_t e64 = value < lo ? 2 * (uint64_t)(lo - 1 - value) + 1
-                                  : 2 * (uint64_t)(value - hi - 1);
-        if (e64 + 1 >= 1ULL << (NIC_ESCAPE_MAX_K + 1))
-            return AVERROR(ERANGE);
-        e1 = e64 + 1;
-    }
-    k = av_log2(e1);
+    e64 = value < lo ? 2 * (uint64_t)(lo - 1 - value) + 1
+                     : 2 * (uint64_t)(value - hi - 1);
+    if (e64 + 1 >= 1ULL << (NIC_ESCAPE_MAX_K + 1))
+        return AVERROR(ERANGE);
+    *e1 = e64 + 1;
+    return 0;
+}
 
-    /* escape + k + at most two mantissa fields */
-    ret = ff_nic_rans_enc_reserve(e, 4);
-    if (ret < 0)
-        return ret;
-    ret = ff_nic_rans_enc_put(e, c->cdf[esc], NIC_RANS_PROB_SCALE - c->cdf[esc]);
-    if (ret < 0)
-        return ret;
+void ff_nic_escape_put(NicRansEncoder *e, uint32_t e1)
+{
+    const int k = av_log2(e1);
+
     ff_nic_rans_enc_put_bits(e, k, 5);
     if (k > 16) {
         ff_nic_rans_enc_put_bits(e, (e1 >> 16) & ((1U << (k - 16)) - 1), k - 16);
@@ -107,6 +92,59 @@ int ff_nic_encode_value(NicRansEncoder *e, const NicCdf *c, int32_t value)
     } else if (k > 0) {
         ff_nic_rans_enc_put_bits(e, e1 & ((1U << k) - 1), k);
     }
+}
+
+int ff_nic_encode_value(NicRansEncoder *e, const NicCdf *c, int32_t value)
+{
+    const int esc = c->nsym - 1;
+    const int64_t lo = c->offset;
+    const int64_t hi = lo + esc - 1;
+    uint32_t e1;
+    int ret;
+
+    av_assert1(c->nsym >= 2);
+
+    if (value >= lo && value <= hi) {
+        int s = value - lo;
+        return ff_nic_rans_enc_put(e, c->cdf[s], c->cdf[s + 1] - c->cdf[s]);
+    }
+    if ((ret = ff_nic_escape_code(lo, hi, value, &e1)) < 0)
+        return ret;
+    /* escape + k + at most two mantissa fields */
+    ret = ff_nic_rans_enc_reserve(e, 4);
+    if (ret < 0)
+        return ret;
+    ret = ff_nic_rans_enc_put(e, c->cdf[esc], NIC_RANS_PROB_SCALE - c->cdf[esc]);
+    if (ret < 0)
+        return ret;
+    ff_nic_escape_put(e, e1);
+    return 0;
+}
+
+int ff_nic_escape_get(NicRansDecoder *d, int64_t lo, int64_t hi, int64_t *value)
+{
+    const int k = ff_nic_rans_dec_get_bits(d, 5);
+    uint32_t e1;
+    int64_t v;
+
+    if (k > NIC_ESCAPE_MAX_K) {
+        d->error = 1;
+        return AVERROR_INVALIDDATA;
+    }
+    e1 = 1U << k;
+    if (k > 16) {
+        e1 |= ff_nic_rans_dec_get_bits(d, k - 16) << 16;
+        e1 |= ff_nic_rans_dec_get_bits(d, 16);
+    } else if (k > 0) {
+        e1 |= ff_nic_rans_dec_get_bits(d, k);
+    }
+    e1 -= 1;
+    v = e1 & 1 ? lo - 1 - (e1 >> 1) : hi + 1 + (e1 >> 1);
+    if (v < -NIC_VALUE_MAX || v > NIC_VALUE_MAX) {
+        d->error = 1;
+        return AVERROR_INVALIDDATA;
+    }
+    *value = v;
     return 0;
 }
 
@@ -116,9 +154,7 @@ int ff_nic_decode_value(NicRansDecoder *d, const NicCdf *c, int32_t *value)
     const int esc = c->nsym - 1;
     unsigned slot;
     int s, len;
-    uint32_t e1;
     int64_t v;
-    int k;
 
     *value = 0;
     if (d->error)
@@ -140,31 +176,10 @@ int ff_nic_decode_value(NicRansDecoder *d, const NicCdf *c, int32_t *value)
     }
     ff_nic_rans_dec_advance(d, cdf[s], cdf[s + 1] - cdf[s]);
 
-    if (s != esc) {
+    if (s != esc)
         v = (int64_t)c->offset + s;
-    } else {
-        k = ff_nic_rans_dec_get_bits(d, 5);
-        if (k > NIC_ESCAPE_MAX_K) {
-            d->error = 1;
-            return AVERROR_INVALIDDATA;
-        }
-        e1 = 1U << k;
-        if (k > 16) {
-            e1 |= ff_nic_rans_dec_get_bits(d, k - 16) << 16;
-            e1 |= ff_nic_rans_dec_get_bits(d, 16);
-        } else if (k > 0) {
-            e1 |= ff_nic_rans_dec_get_bits(d, k);
-        }
-        e1 -= 1;
-        if (e1 & 1)
-            v = (int64_t)c->offset - 1 - (e1 >> 1);
-        else
-            v = (int64_t)c->offset + esc + (e1 >> 1);
-        if (v < -NIC_VALUE_MAX || v > NIC_VALUE_MAX) {
-            d->error = 1;
-            return AVERROR_INVALIDDATA;
-        }
-    }
+    else if (ff_nic_escape_get(d, c->offset, (int64_t)c->offset + esc - 1, &v) < 0)
+        return AVERROR_INVALIDDATA;
     if (d->error)
         return AVERROR_INVALIDDATA;
     *value = v;

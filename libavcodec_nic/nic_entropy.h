@@ -100,4 +100,26 @@ int ff_nic_encode_value(NicRansEncoder *e, const NicCdf *c, int32_t value);
  */
 int ff_nic_decode_value(NicRansDecoder *d, const NicCdf *c, int32_t *value);
 
+/**
+ * The escape code of a value outside [lo, hi] (see the top of this file):
+ * e + 1 into *e1.
+ * @return 0, or AVERROR(ERANGE) if the value is outside
+ *         [-NIC_VALUE_MAX, NIC_VALUE_MAX] or too far from the range
+ */
+int ff_nic_escape_code(int64_t lo, int64_t hi, int32_t value, uint32_t *e1);
+
+/**
+ * Append the raw fields of an escape code (after the escape symbol); the
+ * caller has reserved room for 3 symbols.
+ */
+void ff_nic_escape_put(NicRansEncoder *e, uint32_t e1);
+
+/**
+ * Read the raw fields of an escape of the range [lo, hi] into *value; a
+ * code with k > 30 or a value outside [-NIC_VALUE_MAX, NIC_VALUE_MAX] sets
+ * d->error.
+ * @return 0 or AVERROR_INVALIDDATA
+ */
+int ff_nic_escape_get(NicRansDecoder *d, int64_t lo, int64_t hi, int64_t *value);
+
 #endif /* AVCODEC_NIC_ENTROPY_H */

@@ -47,6 +47,7 @@
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
 
+#include "nic_ctxnn.h"
 #include "nic_model.h"
 #include "nic_sha256.h"
 
@@ -634,6 +635,332 @@ static int load_cdfs(Loader *l, NicCdfSet *set, const char *prefix, int count)
     return 0;
 }
 
+/* ---- the context model (docs/model-format.md, "Context model") ---- */
+
+#define ACT_MAX   255   ///< activations
+#define Z_MAX     127   ///< z_hat as an input
+#define ACC_LIMIT INT32_MAX
+
+static const int64_t *load_i64(Loader *l, const char *name, int64_t d0, int64_t d1)
+{
+    const GgufTensor *t = typed_tensor(l, name, GT_I64, d0, d1, 0, 0);
+    int64_t *dst;
+    if (!t || !(dst = arena_alloc(l, t->elements * sizeof(*dst))))
+        return NULL;
+    for (int64_t i = 0; i < t->elements; i++)
+        dst[i] = AV_RL64(t->data + 8 * i);
+    return dst;
+}
+
+/**
+ * Allocates a layer's zero-filled weight matrix of out rows of k elements,
+ * and one block of zero rows more: any range of rows can be read in blocks.
+ */
+static int ctx_layer_alloc(Loader *l, NicCtxLayer *c, int out, int k)
+{
+    const size_t n = (size_t)(FFALIGN(out, NIC_CTX_OUT_BLOCK) + NIC_CTX_OUT_BLOCK) * k;
+    int16_t *w = arena_alloc(l, n * sizeof(*w));
+    if (!w)
+        return AVERROR(ENOMEM);
+    memset(w, 0, n * sizeof(*w));
+    c->out    = out;
+    c->k      = k;
+    c->weight = w;
+    return 0;
+}
+
+/**
+ * One part of a layer: the I8 tensor [out, in, ks, ks] into the rows of c
+ * from element col on, taps in raster order (only those with ky + kx odd
+ * when odd is set), each tap's in channels together. Adds sum |W| * max
+ * over every tap to bound[o], input channel i at most max_lo below split
+ * and max_hi from split on.
+ */
+static int ctx_part(Loader *l, NicCtxLayer *c, const char *name, int in, int ks, int odd,
+                    int col, int split, int max_lo, int max_hi, int64_t *bound)
+{
+    const GgufTensor *t = typed_tensor(l, name, GT_I8, c->out, in, ks, ks);
+    int16_t *w = (int16_t *)c->weight;
+
+    if (!t)
+        return AVERROR_INVALIDDATA;
+    for (int o = 0; o < c->out; o++)
+        for (int i = 0; i < in; i++) {
+            const int64_t max = i < split ? max_lo : max_hi;
+            int tap = 0;
+            for (int ky = 0; ky < ks; ky++)
+                for (int kx = 0; kx < ks; kx++) {
+                    const int v = (int8_t)t->data[((int64_t)(o * in + i) * ks + ky) * ks + kx];
+                    bound[o] += FFABS(v) * max;
+                    if (odd && !((ky + kx) & 1))
+                        continue;
+                    w[(size_t)o * c->k + col + tap * in + i] = v;
+                    tap++;
+                }
+        }
+    return 0;
+}
+
+/**
+ * The requantizations prefix.{mult,add,shift}, one for each of rows
+ * (rq[0 .. rows - 1]); with lo_min, also prefix.{lo,hi} (rows = 1), which
+ * must lie in [lo_min, hi_max].
+ */
+static int ctx_requant(Loader *l, NicRequant *rq, const char *prefix, int out, int rows,
+                       const int32_t *lo_min, const int32_t *hi_max)
+{
+    char name[64];
+    const GgufTensor *t;
+    const int32_t *mult;
+    const int64_t *add;
+
+    snprintf(name, sizeof(name), "%s.mult", prefix);
+    if (!(mult = load_i32(l, name, rows > 1 ? rows : out, rows > 1 ? out : 0)))
+        return AVERROR_INVALIDDATA;
+    snprintf(name, sizeof(name), "%s.add", prefix);
+    if (!(add = load_i64(l, name, rows > 1 ? rows : out, rows > 1 ? out : 0)))
+        return AVERROR_INVALIDDATA;
+    snprintf(name, sizeof(name), "%s.shift", prefix);
+    if (!(t = typed_tensor(l, name, GT_I32, rows, 0, 0, 0)))
+        return AVERROR_INVALIDDATA;
+    for (int r = 0; r < rows; r++) {
+        rq[r].mult  = mult + r * out;
+        rq[r].add   = add + r * out;
+        rq[r].shift = (int32_t)AV_RL32(t->data + 4 * r);
+        rq[r].lo    = rq[r].hi = NULL;
+        /* |acc| < 2^31 and |mult| < 2^31: acc * mult + add fits in int64 */
+        if (rq[r].shift < 1 || rq[r].shift > 40) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: %s.shift out of range\n", prefix);
+            return AVERROR_INVALIDDATA;
+        }
+    }
+    for (int i = 0; i < rows * out; i++)
+        if (mult[i] == INT32_MIN || FFABS(add[i]) > (1LL << 50)) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: %s can overflow\n", prefix);
+            return AVERROR_INVALIDDATA;
+        }
+    if (!lo_min)
+        return 0;
+    snprintf(name, sizeof(name), "%s.lo", prefix);
+    rq->lo = load_i32(l, name, out, 0);
+    snprintf(name, sizeof(name), "%s.hi", prefix);
+    rq->hi = load_i32(l, name, out, 0);
+    if (!rq->lo || !rq->hi)
+        return AVERROR_INVALIDDATA;
+    for (int o = 0; o < out; o++)
+        if (rq->lo[o] < lo_min[o] || rq->hi[o] > hi_max[o] || rq->lo[o] > rq->hi[o]) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: %s clamps out of range\n", prefix);
+            return AVERROR_INVALIDDATA;
+        }
+    return 0;
+}
+
+/** Adds the largest |bias| of each output to bound, then checks it. */
+static int ctx_bias(Loader *l, NicCtxLayer *c, const char *prefix, int rows, int64_t *bound)
+{
+    char name[64];
+
+    snprintf(name, sizeof(name), "%s.bias", prefix);
+    if (!(c->bias = load_i32(l, name, rows > 1 ? rows : c->out, rows > 1 ? c->out : 0)))
+        return AVERROR_INVALIDDATA;
+    for (int o = 0; o < c->out; o++) {
+        int64_t b = 0;
+        for (int r = 0; r < rows; r++)
+            b = FFMAX(b, FFABS((int64_t)c->bias[r * c->out + o]));
+        if (bound[o] + b > ACC_LIMIT) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: %s can overflow int32\n", prefix);
+            return AVERROR_INVALIDDATA;
+        }
+    }
+    return 0;
+}
+
+/**
+ * A single-part layer with one bias row: prefix.weight [out, in, ks, ks]
+ * over inputs of at most in_max, and its requantization (clamped to the
+ * given ranges when lo_min is set).
+ */
+static int ctx_layer(Loader *l, NicCtxLayer *c, const char *prefix, int out, int in, int ks,
+                     int in_max, const int32_t *lo_min, const int32_t *hi_max, int64_t *bound)
+{
+    char name[64];
+    int ret;
+
+    memset(bound, 0, out * sizeof(*bound));
+    snprintf(name, sizeof(name), "%s.weight", prefix);
+    if ((ret = ctx_layer_alloc(l, c, out, ff_nic_ctx_align(ks * ks * in))) < 0 ||
+        (ret = ctx_part(l, c, name, in, ks, 0, 0, in, in_max, in_max, bound)) < 0 ||
+        (ret = ctx_bias(l, c, prefix, 1, bound)) < 0)
+        return ret;
+    return ctx_requant(l, c->rq, prefix, out, 1, lo_min, hi_max);
+}
+
+/** Fills lo_min/hi_max of the rows [first, first + n) with [lo, hi]. */
+static void fill_range(int32_t *lo_min, int32_t *hi_max, int first, int n, int lo, int hi)
+{
+    for (int i = first; i < first + n; i++) {
+        lo_min[i] = lo;
+        hi_max[i] = hi;
+    }
+}
+
+static int ctx_group(Loader *l, NicModel *m, NicCtxGroup *g, int gi, int32_t *lo_min,
+                     int32_t *hi_max, int64_t *bound)
+{
+    NicContextModel *ctx = &m->ctx;
+    const int hid = ctx->hidden, k = ctx->components, in = 2 * m->n + g->start;
+    const int params = (k > 1 ? 3 : 2) * k * g->size;
+    char prefix[32], name[64];
+    int ret;
+
+    g->k0 = ff_nic_ctx_align(9 * in);
+    snprintf(prefix, sizeof(prefix), "ctx.g%d.l1", gi);
+    memset(bound, 0, hid * sizeof(*bound));
+    if ((ret = ctx_layer_alloc(l, &g->l1, hid, ff_nic_ctx_align(g->k0 + 12 * g->size))) < 0)
+        return ret;
+    snprintf(name, sizeof(name), "%s.weight", prefix);
+    if ((ret = ctx_part(l, &g->l1, name, in, 3, 0, 0, 2 * m->n, ACT_MAX, NIC_CTX_Y_MAX,
+                        bound)) < 0)
+        return ret;
+    snprintf(name, sizeof(name), "%s.anchor_weight", prefix);
+    if ((ret = ctx_part(l, &g->l1, name, g->size, 5, 1, g->k0, 0, 0, NIC_CTX_Y_MAX,
+                        bound)) < 0 ||
+        (ret = ctx_bias(l, &g->l1, prefix, 2, bound)) < 0 ||
+        (ret = ctx_requant(l, g->l1.rq, prefix, hid, 2, NULL, NULL)) < 0)
+        return ret;
+
+    /* layer 3's outputs: K means, K scale indices, (K > 1) K logits */
+    fill_range(lo_min, hi_max, 0, k * g->size, -NIC_MIX_MEAN_MAX, NIC_MIX_MEAN_MAX);
+    fill_range(lo_min, hi_max, k * g->size, k * g->size, 0, m->scale_levels - 1);
+    if (k > 1)
+        fill_range(lo_min, hi_max, 2 * k * g->size, k * g->size,
+                   -NIC_MIX_LOGIT_MAX, NIC_MIX_LOGIT_MAX);
+    for (int p = 0; p < 2; p++) {
+        snprintf(prefix, sizeof(prefix), "ctx.g%d.p%d.l2", gi, p);
+        if ((ret = ctx_layer(l, &g->l2[p], prefix, hid, hid, 1, ACT_MAX, NULL, NULL,
+                             bound)) < 0)
+            return ret;
+        snprintf(prefix, sizeof(prefix), "ctx.g%d.p%d.l3", gi, p);
+        if ((ret = ctx_layer(l, &g->l3[p], prefix, params, hid, 1, ACT_MAX, lo_min, hi_max,
+                             bound)) < 0)
+            return ret;
+    }
+    return 0;
+}
+
+static int load_context(Loader *l, NicModel *m)
+{
+    NicContextModel *ctx = &m->ctx;
+    const GgufKv *kv = find_kv(l, "nic.context.groups", GV_ARRAY);
+    const int n = m->n, mm = m->m;
+    int32_t *lo_min = NULL, *hi_max = NULL;
+    int64_t *bound = NULL;
+    uint32_t k, hidden;
+    int ret, start = 0, rows;
+
+    if ((ret = get_u32(l, "nic.context.components", &k)) < 0 ||
+        (ret = get_u32(l, "nic.context.hidden", &hidden)) < 0)
+        return ret;
+    if (k < 1 || k > NIC_MIX_MAX_K || hidden < 1 || hidden > 1024) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: context components %u or hidden %u out of "
+               "range\n", k, hidden);
+        return AVERROR_INVALIDDATA;
+    }
+    if (!kv || kv->elem_type != GV_UINT32 || kv->count < 1 ||
+        kv->count > NIC_CTX_MAX_GROUPS) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: nic.context.groups must be 1 to %d u32\n",
+               NIC_CTX_MAX_GROUPS);
+        return AVERROR_INVALIDDATA;
+    }
+    ctx->components = k;
+    ctx->hidden     = hidden;
+    ctx->nb_groups  = kv->count;
+    if (!(ctx->group = arena_alloc(l, ctx->nb_groups * sizeof(*ctx->group))))
+        return AVERROR(ENOMEM);
+    for (int i = 0; i < ctx->nb_groups; i++) {
+        const uint32_t size = AV_RL32(kv->value + 4 * i);
+        if (size < 1 || size > mm - start) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: context groups do not split M\n");
+            return AVERROR_INVALIDDATA;
+        }
+        ctx->group[i].start = start;
+        ctx->group[i].size  = size;
+        start += size;
+    }
+    if (start != mm) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: context groups do not split M\n");
+        return AVERROR_INVALIDDATA;
+    }
+
+    /* scratch for the checks, as wide as the widest layer */
+    rows = FFMAX3(4 * n, mm, 3 * NIC_MIX_MAX_K * mm);
+    rows = FFMAX(rows, hidden);
+    lo_min = av_malloc_array(rows, sizeof(*lo_min));
+    hi_max = av_malloc_array(rows, sizeof(*hi_max));
+    bound  = av_malloc_array(rows, sizeof(*bound));
+    if (!lo_min || !hi_max || !bound) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+
+    /* the hyper path: the scale branch to absolute scale indices, the mean branch to means */
+    for (int b = 0; b < 2; b++) {
+        const char *branch = b ? "mean" : "scale";
+        char prefix[32];
+        snprintf(prefix, sizeof(prefix), "ctx.hyper.%s.l1", branch);
+        if ((ret = ctx_layer(l, &ctx->hyper[b][0], prefix, 4 * n, n, 3, Z_MAX, NULL, NULL,
+                             bound)) < 0)
+            goto end;
+        snprintf(prefix, sizeof(prefix), "ctx.hyper.%s.l2", branch);
+        if ((ret = ctx_layer(l, &ctx->hyper[b][1], prefix, 4 * n, n, 3, ACT_MAX, NULL, NULL,
+                             bound)) < 0)
+            goto end;
+        if (b)
+            fill_range(lo_min, hi_max, 0, mm, -NIC_MIX_MEAN_MAX, NIC_MIX_MEAN_MAX);
+        else
+            fill_range(lo_min, hi_max, 0, mm, 0, m->scale_levels - 1);
+        snprintf(prefix, sizeof(prefix), "ctx.hyper.%s.l3", branch);
+        if ((ret = ctx_layer(l, &ctx->hyper[b][2], prefix, mm, n, 3, ACT_MAX, lo_min, hi_max,
+                             bound)) < 0)
+            goto end;
+    }
+    for (int i = 0; i < ctx->nb_groups; i++)
+        if ((ret = ctx_group(l, m, &ctx->group[i], i, lo_min, hi_max, bound)) < 0)
+            goto end;
+
+    if (k > 1) {
+        NicMixTables *t = &ctx->mix;
+        const GgufTensor *cdf = NULL, *index;
+        uint32_t *g;
+        for (int i = 0; i < l->nb_tensors; i++)
+            if (name_eq(l->tensors[i].name, l->tensors[i].name_len, "ctx.mix.cdf"))
+                cdf = &l->tensors[i];
+        t->rows = m->scale_levels * NIC_MIX_FRACS;
+        if (!(cdf = typed_tensor(l, "ctx.mix.cdf", GT_I32, cdf ? cdf->dims[0] : 1, 0, 0, 0)) ||
+            !(index = typed_tensor(l, "ctx.mix.cdf_index", GT_I32, t->rows, 3, 0, 0)) ||
+            !(t->index = load_i32(l, "ctx.mix.cdf_index", t->rows, 3)) ||
+            !(t->weights = load_i32(l, "ctx.mix.weights", NIC_MIX_LOGIT_SPAN, 0))) {
+            ret = AVERROR_INVALIDDATA;
+            goto end;
+        }
+        if (!(g = arena_alloc(l, cdf->elements * sizeof(*g)))) {
+            ret = AVERROR(ENOMEM);
+            goto end;
+        }
+        for (int64_t i = 0; i < cdf->elements; i++)
+            g[i] = AV_RL32(cdf->data + 4 * i);
+        t->cdf = g;
+        if ((ret = ff_nic_mixture_tables_check(t, cdf->elements, l->logctx)) < 0)
+            goto end;
+    }
+    ret = 0;
+end:
+    av_free(lo_min);
+    av_free(hi_max);
+    av_free(bound);
+    return ret;
+}
+
 static const struct {
     const char *name;
     int index;
@@ -641,6 +968,7 @@ static const struct {
     { "factorized",        1 },
     { "hyperprior",        2 },
     { "hyperprior-msssim", 3 },
+    { "context",           4 },
 };
 
 const char *ff_nic_model_name(int index)
@@ -720,6 +1048,8 @@ static int load_model(Loader *l, NicModel *m)
         m->arch = NIC_ARCH_FACTORIZED;
     else if (!strcmp(arch, "hyperprior"))
         m->arch = NIC_ARCH_HYPERPRIOR;
+    else if (!strcmp(arch, "context"))
+        m->arch = NIC_ARCH_CONTEXT;
     else {
         av_log(l->logctx, AV_LOG_ERROR, "model: unknown arch '%s'\n", arch);
         return AVERROR_INVALIDDATA;
@@ -779,8 +1109,15 @@ static int load_model(Loader *l, NicModel *m)
     m->scale_levels = v;
     if ((ret = load_conv(l, &m->h_a[0], "h_a.0", mm, n, 3, 1, 0)) < 0 ||
         (ret = load_conv(l, &m->h_a[1], "h_a.2", n, n, 5, 2, 0)) < 0 ||
-        (ret = load_conv(l, &m->h_a[2], "h_a.4", n, n, 5, 2, 0)) < 0 ||
-        (ret = load_conv(l, &m->h_s_mean[0], "h_s_mean.0", n, n, 3, 1, 1)) < 0 ||
+        (ret = load_conv(l, &m->h_a[2], "h_a.4", n, n, 5, 2, 0)) < 0)
+        return ret;
+    if (m->arch == NIC_ARCH_CONTEXT) {
+        if ((ret = load_cdfs(l, &m->cdf_z, "entropy_z", q * n)) < 0 ||
+            (ret = load_cdfs(l, &m->cdf_y, "entropy_y", v)) < 0)
+            return ret;
+        return load_context(l, m);
+    }
+    if ((ret = load_conv(l, &m->h_s_mean[0], "h_s_mean.0", n, n, 3, 1, 1)) < 0 ||
         (ret = load_conv(l, &m->h_s_mean[1], "h_s_mean.2", n, n, 3, 1, 1)) < 0 ||
         (ret = load_conv(l, &m->h_s_mean[2], "h_s_mean.4", n, mm, 3, 1, 0)) < 0 ||
         (ret = load_int_conv(l, &m->h_s_scale[0], "h_s_scale.l1", n, n, 1, 255)) < 0 ||
@@ -802,11 +1139,17 @@ int ff_nic_model_parse(NicModel **out, const uint8_t *buf, size_t size, void *lo
         goto fail;
     /* Converted tensors take 4 bytes an element (floats, int32) or 8
      * (int8 widened to double, int64, table descriptors). */
-    l.arena_size = 4096;
+    l.arena_size = 4096 + NIC_CTX_MAX_GROUPS * sizeof(NicCtxGroup);
     for (int i = 0; i < l.nb_tensors; i++) {
         const GgufTensor *t = &l.tensors[i];
         int esize = t->type == GT_F32 || t->type == GT_F16 ? 4 : 8;
         l.arena_size += FFALIGN(t->elements * esize, 64) + 64;
+        /* an I8 weight [out, ...] of the context model becomes int16 rows
+         * padded to NIC_CTX_ALIGN, out padded to NIC_CTX_OUT_BLOCK and one
+         * block more */
+        if (t->type == GT_I8)
+            l.arena_size += 2 * (t->dims[0] + 2 * NIC_CTX_OUT_BLOCK) *
+                            (t->elements / t->dims[0] + 2 * NIC_CTX_ALIGN) + 64;
     }
     if (!(l.arena = av_malloc(l.arena_size)) || !(m = av_mallocz(sizeof(*m)))) {
         ret = AVERROR(ENOMEM);

@@ -24,16 +24,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nic_bitstream.h"
 #include "nic_entropy.h"
+#include "nic_mixture.h"
 
 /* The format is specified in docs/model-format.md. */
 
 enum NicArch {
     NIC_ARCH_FACTORIZED = 1,
     NIC_ARCH_HYPERPRIOR = 2,
+    NIC_ARCH_CONTEXT    = 3,
 };
 
-#define NIC_MODEL_MAX_INDEX 3
 #define NIC_MAX_QUALITIES   64
 
 /** What a model was trained to minimize besides the rate. */
@@ -71,6 +73,57 @@ typedef struct NicIntConv {
     const int64_t *add;
 } NicIntConv;
 
+/**
+ * The requantization of a context-model layer: per output c,
+ * clamp(((acc * mult[c] + add[c]) >> shift) + base, lo[c], hi[c]).
+ */
+typedef struct NicRequant {
+    const int32_t *mult;
+    const int64_t *add;
+    int shift;
+    const int32_t *lo, *hi; ///< NULL for activations: [0, 255]
+} NicRequant;
+
+/**
+ * A layer of the context model, its int8 weights widened to int16 in the
+ * order of the rows nic_ctxnn.h gathers: tap-major, then input channel.
+ */
+typedef struct NicCtxLayer {
+    int out;
+    int k;                  ///< elements of a weight row, a multiple of NIC_CTX_ALIGN
+    const int16_t *weight;  ///< out rounded up to NIC_CTX_OUT_BLOCK rows of k, then a block
+                            ///< of zero rows: any range of rows is readable in blocks
+    const int32_t *bias;    ///< [passes][out]
+    NicRequant rq[2];       ///< per pass (group layer 1), else rq[0]
+} NicCtxLayer;
+
+/**
+ * The networks of one channel group. Layer 1's rows hold the 3x3 part (9
+ * taps of the 2N + start context channels, padded to k0 elements), then
+ * the 12 taps of the 5x5 anchor part whose ky + kx is odd (the others only
+ * ever meet zeros) over the group's own size channels; the anchor pass
+ * uses the first k0 elements only.
+ */
+typedef struct NicCtxGroup {
+    int start, size;        ///< the group's channels of y
+    int k0;
+    NicCtxLayer l1;
+    NicCtxLayer l2[2], l3[2]; ///< per pass
+} NicCtxGroup;
+
+#define NIC_CTX_MAX_GROUPS 64
+#define NIC_CTX_Y_MAX      2047  ///< |y_hat| (1/8 units) as a context input
+
+/** The context entropy model (docs/context-model.md). */
+typedef struct NicContextModel {
+    int components;         ///< K: 1 (a Gaussian) .. NIC_MIX_MAX_K
+    int hidden;
+    int nb_groups;
+    NicCtxGroup *group;
+    NicCtxLayer hyper[2][3]; ///< [0: scale, 1: mean][layer]
+    NicMixTables mix;       ///< K > 1
+} NicContextModel;
+
 /** A set of CDF tables (one tensor pair of the file). */
 typedef struct NicCdfSet {
     int count;
@@ -103,6 +156,8 @@ typedef struct NicModel {
 
     NicCdfSet cdf_y;
     NicCdfSet cdf_z;
+
+    NicContextModel ctx;  ///< NIC_ARCH_CONTEXT
 
     uint8_t *arena;       ///< owns every array above
 } NicModel;

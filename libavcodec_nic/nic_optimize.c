@@ -424,6 +424,11 @@ static int optimizer_init(Optimizer *o, const NicModel *m, const NicLatent *lat,
         av_log(logctx, AV_LOG_ERROR, "latent optimization supports MSE models only\n");
         return AVERROR(ENOSYS);
     }
+    if (m->arch == NIC_ARCH_CONTEXT) {
+        av_log(logctx, AV_LOG_ERROR, "latent optimization does not support model %s\n",
+               m->name);
+        return AVERROR(ENOSYS);
+    }
     if ((m->arch == NIC_ARCH_HYPERPRIOR) != !!lat->means || !lat->means != !lat->idx ||
         lat->y->c != m->m || 16 * o->hl < img->height || 16 * o->wl < img->width)
         return AVERROR_BUG;

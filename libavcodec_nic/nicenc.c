@@ -77,6 +77,12 @@ static av_cold int nic_encode_init(AVCodecContext *avctx)
                "trained for another metric: coding at effort 0\n", s->model->name);
         s->effort = 0;
     }
+    if (s->effort > 0 && s->model->arch == NIC_ARCH_CONTEXT) {
+        /* the optimization's rate term is the hyperprior's, not the passes' */
+        av_log(avctx, AV_LOG_WARNING, "effort is not supported by model %s: coding at "
+               "effort 0\n", s->model->name);
+        s->effort = 0;
+    }
     if (s->effort > 0 && (ret = ff_nic_optimize_params(&s->opt, s->effort)) < 0)
         return ret;
     av_log(avctx, AV_LOG_VERBOSE, "model %s (%"PRIu64" training steps), quality %d, "
@@ -125,7 +131,7 @@ static av_cold int nic_encode_close(AVCodecContext *avctx)
 #define OFFSET(x) offsetof(NicEncContext, x)
 #define VE AV_OPT_FLAG_VIDEO_PARAM | AV_OPT_FLAG_ENCODING_PARAM
 static const AVOption options[] = {
-    { "model", "model: factorized, hyperprior or hyperprior-msssim",
+    { "model", "model: factorized, hyperprior, hyperprior-msssim or context",
       OFFSET(model_name), AV_OPT_TYPE_STRING, { .str = "hyperprior" }, 0, 0, VE },
     { "quality", "quality index, 0 (smallest files) to 7; default: -q:v / -global_quality, else 4",
       OFFSET(quality), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 63, VE },

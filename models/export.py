@@ -3,9 +3,16 @@
 (docs/model-format.md).
 
     python3 models/export.py [--models factorized hyperprior ...] [--out models/]
+    python3 models/export.py --context models/ckpt/context-gaussian.pt [--out models/]
+    python3 models/export.py --context-fresh gmm --out build/   (untrained, for tests)
 
 Weights of the transforms are stored as F16 unless --f32; every CDF table is
-computed here, once, as integers."""
+computed here, once, as integers.  --context writes context.gguf: the
+hyperprior's transforms (--hyperprior, the checkpoint the context model was
+trained on) with the context entropy model of a models/ctxfit.py
+checkpoint; --context-fresh the same with an untrained context model of that
+prior, its activation steps set on the latents of samples/ (what the parity
+checks use: the integer path does not need trained weights to be exact)."""
 import argparse
 import os
 import sys
@@ -14,12 +21,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nic import entropy, gguf, intpath  # noqa: E402
+from nic import ctxfile, ctxint, entropy, gguf, intpath, mixcdf  # noqa: E402
 from nic.checkpoint import candidates, load_newest, model_from, total_steps  # noqa: E402
+from nic.context import ContextModel  # noqa: E402
 from nic.layers import GDN  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL_INDEX = {"factorized": 1, "hyperprior": 2, "hyperprior-msssim": 3}
+CONTEXT_INDEX = 4
+CONTEXT_PRIORS = {"gaussian": 1, "gmm": 3}
 TRAINING_DATA = ("BSDS500, ImageNet sample (1000), SUN (80), Urban100 from shared/data/train, "
                  "downsampled x2 with Lanczos; 128x128 random crops")
 
@@ -127,28 +137,51 @@ def training_steps(ck):
     return total_steps(ck) + int(ck.get("cooldown_steps", 0))
 
 
-def export(name, ckpt_path, ck, out_path, f16=True):
-    model = model_from(ck)
-    if model.n_s != model.n:
-        raise SystemExit(f"{ckpt_path}: g_s is {model.n_s} wide, N is {model.n}; the model"
-                         " format has one width N for both (docs/model-format.md)")
-    tensors = float_tensors(model, f16)
-    meta = [
+def base_metadata(name, index, arch, model, steps, data):
+    return [
         ("general.architecture", gguf.T_STRING, "nic"),
         ("general.alignment", gguf.T_UINT32, gguf.ALIGNMENT),
         ("nic.format_version", gguf.T_UINT32, 1),
         ("nic.model", gguf.T_STRING, name),
-        ("nic.model_index", gguf.T_UINT32, MODEL_INDEX[name]),
-        ("nic.arch", gguf.T_STRING, model.arch),
+        ("nic.model_index", gguf.T_UINT32, index),
+        ("nic.arch", gguf.T_STRING, arch),
         ("nic.n", gguf.T_UINT32, model.n),
         ("nic.m", gguf.T_UINT32, model.m),
         ("nic.metric", gguf.T_STRING, model.metric),
         ("nic.qualities", gguf.T_UINT32, model.qualities),
         ("nic.lambdas", (gguf.T_ARRAY, gguf.T_FLOAT32), list(model.lambdas)),
-        ("nic.training.steps", gguf.T_UINT64, training_steps(ck)),
-        ("nic.training.data", gguf.T_STRING, training_data(ck)),
+        ("nic.training.steps", gguf.T_UINT64, steps),
+        ("nic.training.data", gguf.T_STRING, data),
         ("nic.cdf_precision", gguf.T_UINT32, entropy.CDF_PRECISION),
     ]
+
+
+def check_widths(model, ckpt_path):
+    if model.n_s != model.n:
+        raise SystemExit(f"{ckpt_path}: g_s is {model.n_s} wide, N is {model.n}; the model"
+                         " format has one width N for both (docs/model-format.md)")
+
+
+def hyper_tables(model):
+    """entropy_z (per quality and channel) and entropy_y (the Gaussian
+    scale tables) of a hyperprior."""
+    zero = torch.zeros(model.n)
+    tables = []
+    for q in range(model.qualities):
+        tables += eb_tables(model.entropy_bottleneck, q, zero)
+    cdf, index = pack_tables(tables)
+    out = [("entropy_z.cdf", cdf), ("entropy_z.cdf_index", index)]
+    gtables = [(o, entropy.quantize_cdf(p, t)) for o, p, t in entropy.gaussian_pmf_tables()]
+    cdf, index = pack_tables(gtables)
+    return out + [("entropy_y.cdf", cdf), ("entropy_y.cdf_index", index)]
+
+
+def export(name, ckpt_path, ck, out_path, f16=True):
+    model = model_from(ck)
+    check_widths(model, ckpt_path)
+    tensors = float_tensors(model, f16)
+    meta = base_metadata(name, MODEL_INDEX[name], model.arch, model, training_steps(ck),
+                         training_data(ck))
     eb = model.entropy_bottleneck
     if model.arch == "factorized":
         meds = torch.stack([medians(eb, q) for q in range(model.qualities)])
@@ -160,15 +193,7 @@ def export(name, ckpt_path, ck, out_path, f16=True):
                     ("entropy_y.cdf", cdf), ("entropy_y.cdf_index", index)]
     else:
         meta.append(("nic.scale_levels", gguf.T_UINT32, entropy.SCALE_LEVELS))
-        zero = torch.zeros(model.n)
-        tables = []
-        for q in range(model.qualities):
-            tables += eb_tables(eb, q, zero)
-        cdf, index = pack_tables(tables)
-        tensors += [("entropy_z.cdf", cdf), ("entropy_z.cdf_index", index)]
-        gtables = [(o, entropy.quantize_cdf(p, t)) for o, p, t in entropy.gaussian_pmf_tables()]
-        cdf, index = pack_tables(gtables)
-        tensors += [("entropy_y.cdf", cdf), ("entropy_y.cdf_index", index)]
+        tensors += hyper_tables(model)
         ip = intpath.quantize(model.h_s_scale)
         for layer in ("l1", "l2", "l3"):
             for key in ("weight", "bias", "mult", "add", "shift"):
@@ -180,6 +205,64 @@ def export(name, ckpt_path, ck, out_path, f16=True):
     return h
 
 
+@torch.no_grad()
+def fresh_context(hp, prior, seed=23):
+    """An untrained context model of `prior` on the hyperprior hp: the hyper
+    path from hp's h_s, the group networks at their initialization, every
+    activation step set on the latents of the images in samples/."""
+    from nic.ctxdata import encode
+    from PIL import Image
+    torch.manual_seed(seed)
+    model = ContextModel(hp.n, hp.m, None, CONTEXT_PRIORS[prior])
+    model.hyper.init_from(hp)
+    model.train()
+    samples = os.path.join(HERE, "..", "samples")
+    for f in sorted(os.listdir(samples)):
+        if f.endswith(".png"):
+            y, zs = encode(hp, np.asarray(Image.open(os.path.join(samples, f)).convert("RGB")))
+            for q in (0, hp.qualities - 1):
+                model(torch.from_numpy(y[None]) * hp.gains.gain(q),
+                      torch.from_numpy(zs[q][None].astype(np.float32)))
+    return model.eval()
+
+
+def export_context(hp_path, ctx_path, prior, out_path, f16=True):
+    """context.gguf: the hyperprior's transforms, hyper analysis and z prior
+    with the context entropy model (docs/model-format.md, "Context model")."""
+    hp_ck = torch.load(hp_path, map_location="cpu")
+    hp = model_from(hp_ck)
+    check_widths(hp, hp_path)
+    if hp.arch != "hyperprior":
+        raise SystemExit(f"{hp_path} is not a hyperprior")
+    if ctx_path:
+        ck = torch.load(ctx_path, map_location="cpu")
+        cfg = ck["config"]
+        model = ContextModel(cfg["n"], cfg["m"], cfg["groups"], cfg["mixture"], cfg["hidden"])
+        model.load_state_dict(ck["model"])
+        model.eval()
+        ctx_steps = int(ck["steps"])
+        if (cfg["n"], cfg["m"]) != (hp.n, hp.m):
+            raise SystemExit(f"{ctx_path} is for N, M = {cfg['n']}, {cfg['m']}, "
+                             f"{hp_path} has {hp.n}, {hp.m}")
+    else:
+        model, ctx_steps = fresh_context(hp, prior), 0
+    ip = ctxint.quantize(model)
+    tensors = [t for t in float_tensors(hp, f16) if not t[0].startswith("h_s_mean.")]
+    tensors += hyper_tables(hp)
+    tensors += ctxfile.tensors(ip, mixcdf.Tables())
+    kind = "gaussian" if model.mixture == 1 else f"mixture of {model.mixture} Gaussians"
+    data = (training_data(hp_ck) + f"; then the context entropy model ({kind}) alone, "
+            f"{ctx_steps} steps on the latents of whole training images (models/ctxfit.py)")
+    meta = base_metadata("context", CONTEXT_INDEX, "context", hp,
+                         training_steps(hp_ck) + ctx_steps, data)
+    meta.append(("nic.scale_levels", gguf.T_UINT32, entropy.SCALE_LEVELS))
+    meta += ctxfile.metadata(ip, model.hidden, gguf)
+    h = gguf.write(out_path, meta, tensors)
+    print(f"{out_path}: context ({kind}) from {ctx_path or 'a fresh model'} on {hp_path}, "
+          f"{ctx_steps} context steps, {os.path.getsize(out_path) / 1e6:.1f} MB, hash {h:08x}")
+    return h
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -188,8 +271,18 @@ def main():
     p.add_argument("--compact-dir", default=os.path.join(HERE, "checkpoints"))
     p.add_argument("--out", default=HERE)
     p.add_argument("--f32", action="store_true", help="store transform weights as F32")
+    p.add_argument("--context", metavar="CKPT",
+                   help="write context.gguf from this models/ctxfit.py checkpoint (only)")
+    p.add_argument("--context-fresh", choices=sorted(CONTEXT_PRIORS),
+                   help="write context.gguf with an untrained context model of this prior")
+    p.add_argument("--hyperprior", default=os.path.join(HERE, "checkpoints", "hyperprior.pt"),
+                   help="--context: the hyperprior checkpoint the context model was trained on")
     args = p.parse_args()
     torch.set_num_threads(1)
+    if args.context or args.context_fresh:
+        export_context(args.hyperprior, args.context, args.context_fresh,
+                       os.path.join(args.out, "context.gguf"), f16=not args.f32)
+        return
     done = 0
     for name in args.models:
         path, ck = load_newest(candidates(name, args.ckpt_dir, args.compact_dir))

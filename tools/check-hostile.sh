@@ -8,8 +8,10 @@
 # belongs) and feeds them to `ffmpeg -f nic_pipe -i X -f null -`.  Every one
 # must be rejected with AVERROR_INVALIDDATA ("Invalid data found when
 # processing input"), without a crash; the cheap cases must stay within
-# MAX_RSS_KB of peak memory and MAX_WALL_S seconds, and the costly one (a
-# 16000x16000 hyperprior packet whose z decodes) is measured and reported.
+# MAX_RSS_KB of peak memory and MAX_WALL_S seconds, and the costly ones
+# (16000x16000 hyperprior and context packets whose z decodes) are
+# measured and reported.  With a context model installed, hostile context
+# model files must be refused by the loader (tools/hostile-models.py).
 set -eu
 BIN=$(cd "$1" && pwd) MODELS=$(cd "$3" && pwd) W=$4
 NICTOOL=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
@@ -73,6 +75,20 @@ decode "hyperprior 16000x16000, valid z, 2 MB junk y" hyper-16k-2m.nic report
 forge hyperprior 4 768 512 4096 hyper-junk.nic
 # a plausible size: the model itself takes 42 MB
 decode "hyperprior 768x512, valid z, junk y" hyper-junk.nic 0.5 131072
+
+if [ -f "$MODELS/context.gguf" ]; then
+    forge context 4 768 512 4096 ctx-junk.nic
+    decode "context 768x512, valid z, junk y" ctx-junk.nic 1.0 131072
+    forge context 4 16000 16000 64 ctx-16k-short.nic
+    decode "context 16000x16000, valid z, 64 junk y bytes" ctx-16k-short.nic report
+    # past the size bound: the hyper path and the first pass run on the
+    # whole map before the payload runs out (no tiles to stop after)
+    forge context 4 16000 16000 65536 ctx-16k-junk.nic
+    decode "context 16000x16000, valid z, 64 KiB junk y" ctx-16k-junk.nic report
+    echo "hostile context model files (nictool load):"
+    /usr/bin/python3 "$(dirname "$0")/hostile-models.py" "$NICTOOL" "$MODELS/context.gguf" \
+        "$W/models" || fails=$((fails + 1))
+fi
 
 echo "the parser resynchronises (cat ... | ffmpeg -f nic_pipe -i - ...):"
 FF="$BIN/ffmpeg -nostdin -hide_banner -v error -y"

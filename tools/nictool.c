@@ -7,6 +7,8 @@
  *   nictool bench MODEL.gguf QUALITY in.ppm RUNS [EFFORT]
  *                                     (median encode/decode seconds, GFLOP/s)
  *   nictool grad MODEL.gguf QUALITY TAU in.ppm out.bin
+ *   nictool analyse MODEL.gguf QUALITY in.ppm out.bin
+ *   nictool latents MODEL.gguf in.nic out.bin
  *
  * EFFORT is an effort level (0 .. 3) or an explicit schedule
  * ITERATIONS:LR_START:LR_END:TAU_START:TAU_END:NOISE (nic_optimize.h).
@@ -15,10 +17,15 @@
  * to y, for models/grad_parity.py: int32 M, H, W (the latent), float64
  * loss, then float32 arrays of M*H*W: y, the means, the scale indices (or
  * the medians and -1 for the factorized model) and the gradient.
+ * analyse writes the latent the encoder codes, y = g_a(image) * gain, and
+ * latents what the decoder hands to the synthesis, y_hat * inv_gain, both
+ * as int32 M, H, W then float32 M*H*W (models/ctxparity.py).
  *
  * Images are binary PPM (P6) or PGM (P5), 8 bits.  Threads: NIC_THREADS
  * (default 1), run on pthreads the way libavcodec's slice threads run them.
  * NIC_VERBOSE=1 prints the codec's verbose log (the optimization's progress).
+ * NIC_CPUFLAGS changes the CPU flags the codec sees, as ffmpeg's -cpuflags
+ * (e.g. "-avx2").
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -28,6 +35,7 @@
 
 #include <cblas.h>
 
+#include "libavutil/cpu.h"
 #include "libavutil/error.h"
 #include "libavutil/log.h"
 #include "libavutil/mem.h"
@@ -194,6 +202,20 @@ static int dump_gradient(NicModel *m, int quality, float tau, const NicImage *im
     return ret;
 }
 
+/** int32 c, h, w then the floats of a latent */
+static int write_latent(const char *path, const float *v, int c, int h, int w)
+{
+    FILE *f = fopen(path, "wb");
+    int ret;
+    if (!f)
+        return 1;
+    fwrite(&c, 4, 1, f);
+    fwrite(&h, 4, 1, f);
+    fwrite(&w, 4, 1, f);
+    ret = write_floats(f, v, (size_t)c * h * w);
+    return fclose(f) || ret ? 1 : 0;
+}
+
 static double now(void)
 {
     struct timespec t;
@@ -230,7 +252,7 @@ int main(int argc, char **argv)
     NicImage img = { 0 };
     NicOptimizeParams params;
     const NicOptimizeParams *opt;
-    const char *env = getenv("NIC_THREADS");
+    const char *env = getenv("NIC_THREADS"), *cpuflags = getenv("NIC_CPUFLAGS");
     int threads = env ? atoi(env) : 1;
     uint8_t *buf = NULL;
     size_t size;
@@ -243,6 +265,14 @@ int main(int argc, char **argv)
     threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
     openblas_set_num_threads(1);
     av_log_set_level(getenv("NIC_VERBOSE") ? AV_LOG_VERBOSE : AV_LOG_ERROR);
+    if (cpuflags && *cpuflags) {
+        unsigned flags = av_get_cpu_flags();
+        if (av_parse_cpu_caps(&flags, cpuflags) < 0) {
+            fprintf(stderr, "bad NIC_CPUFLAGS %s\n", cpuflags);
+            return 2;
+        }
+        av_force_cpu_flags(flags);
+    }
 
     /* load MODEL RUNS: median seconds to read, check and convert a model file */
     if (!strcmp(argv[1], "load") && argc == 4) {
@@ -271,7 +301,8 @@ int main(int argc, char **argv)
     /*
      * forge MODEL QUALITY WIDTH HEIGHT YBYTES OUT: a hostile packet for the
      * tests: a valid header, a valid z payload (every z value 0) for a
-     * hyperprior, then YBYTES bytes of junk where the y payload belongs.
+     * hyperprior or context model, then YBYTES bytes of junk where the y
+     * payload belongs.
      */
     if (!strcmp(argv[1], "forge") && argc == 8) {
         const int q = atoi(argv[3]), w = atoi(argv[4]), h = atoi(argv[5]);
@@ -286,7 +317,7 @@ int main(int argc, char **argv)
         hd.model_hash = m->hash;
         if (q < 0 || q >= m->qualities || w < 1 || w > 65535 || h < 1 || h > 65535)
             return 2;
-        if (m->arch == NIC_ARCH_HYPERPRIOR) {
+        if (m->arch != NIC_ARCH_FACTORIZED) {
             NicRansEncoder enc;
             const size_t pz = (size_t)((h + 63) >> 6) * ((w + 63) >> 6);
             ff_nic_rans_enc_init(&enc);
@@ -356,6 +387,45 @@ int main(int argc, char **argv)
             return 1;
         }
         write_pnm(argv[4], &out);
+    } else if (!strcmp(argv[1], "analyse") && argc == 6) {
+        NicTensor y = { 0 }, means = { 0 };
+        uint8_t *idx = NULL;
+        if (read_pnm(argv[4], &img) < 0)
+            return 1;
+        if ((ret = ff_nic_analyse_image(m, atoi(argv[3]), &img, &exec, &y, &means, &idx)) < 0) {
+            fprintf(stderr, "analysis failed: %s\n", av_err2str(ret));
+            return 1;
+        }
+        if (write_latent(argv[5], y.data, y.c, y.h, y.w))
+            return 1;
+        ff_nic_tensor_free(&y);
+        ff_nic_tensor_free(&means);
+        av_free(idx);
+    } else if (!strcmp(argv[1], "latents") && argc == 5) {
+        FILE *f = fopen(argv[3], "rb");
+        NicDecoded lat = { 0 };
+        NicHeader h;
+        if (!f)
+            return 1;
+        fseek(f, 0, SEEK_END);
+        size = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        buf = malloc(size);
+        if (fread(buf, 1, size, f) != size)
+            return 1;
+        fclose(f);
+        if ((ret = ff_nic_header_parse(&h, buf, size, NULL)) < 0 ||
+            (ret = ff_nic_check_header(m, &h, size, NULL)) < 0 ||
+            (ret = ff_nic_decode_latents(m, &h, buf + NIC_HEADER_SIZE, &lat, &exec, NULL)) < 0) {
+            fprintf(stderr, "decode failed: %s\n", av_err2str(ret));
+            return 1;
+        }
+        if (write_latent(argv[4], lat.y, m->m, 4 * ((h.height + 63) >> 6),
+                         4 * ((h.width + 63) >> 6)))
+            return 1;
+        ff_nic_latents_free(&lat);
+        free(buf);
+        buf = NULL;
     } else if (!strcmp(argv[1], "grad") && argc == 7) {
         if (read_pnm(argv[5], &img) < 0)
             return 1;

@@ -93,11 +93,14 @@ class Tables:
 # function works elementwise on the trailing shape.
 # ---------------------------------------------------------------------------
 
-def mixture_weights(logits):
+def mixture_weights(logits, table=None):
+    """Component weights from the logits [K, ...], with the weight table T
+    (default: weight_table())."""
+    table = weight_table() if table is None else table
     t = logits.max(axis=0, keepdims=True) - logits
     w = np.zeros_like(t)
     live = t < LOGIT_SPAN
-    w[live] = weight_table()[t[live]]
+    w[live] = table[t[live]]
     return w
 
 
@@ -113,7 +116,7 @@ class Mixture:
     def __init__(self, tabs, means, scales, logits):
         self.tabs = tabs
         self.params = (means, scales, logits)
-        self.w = mixture_weights(logits)
+        self.w = mixture_weights(logits, tabs.weights)
         self.c = center(means, logits)
         d = means - self.c[None]
         q = d >> MEAN_FRAC_BITS
