@@ -92,10 +92,10 @@ FULL_DEBS := libdav1d-dev libaom-dev libx264-dev libx265-dev libvpx-dev \
 	libfreetype-dev libbz2-dev liblzma-dev
 
 COMMON_FLAGS := --prefix=$(CONF_PREFIX) --disable-doc --disable-autodetect \
-	--enable-sdl2 --enable-zlib --enable-openblas $(NIC_COMPONENTS)
+	--enable-sdl2 --enable-zlib --enable-openblas
 
 ifeq ($(FFCONFIG),full)
-CONFIGURE_FLAGS := $(COMMON_FLAGS) \
+CONFIGURE_FLAGS := $(COMMON_FLAGS) $(NIC_COMPONENTS) \
 	--enable-gpl --enable-shared --enable-rpath \
 	--extra-ldexeflags=-Wl,--enable-new-dtags --extra-ldsoflags=-Wl,--enable-new-dtags \
 	--enable-bzlib --enable-lzma --enable-iconv \
@@ -103,7 +103,8 @@ CONFIGURE_FLAGS := $(COMMON_FLAGS) \
 	$(CONFIGURE_EXTRA)
 DEPS_EXTRA := $(FULL_DEBS)
 else ifeq ($(FFCONFIG),small)
-CONFIGURE_FLAGS := $(COMMON_FLAGS) --disable-everything \
+# (nic's components after --disable-everything, which would turn them off)
+CONFIGURE_FLAGS := $(COMMON_FLAGS) --disable-everything $(NIC_COMPONENTS) \
 	--enable-encoder=png,rawvideo,ffv1,ppm,pgm,pam,wrapped_avframe \
 	--enable-decoder=png,rawvideo,ffv1,ppm,pgm,pam,wrapped_avframe,mjpeg,h264,hevc,mpeg4 \
 	--enable-parser=png,mjpeg,h264,hevc,mpeg4video \
@@ -189,7 +190,7 @@ endef
 
 sync: tree
 	@$(call copy_changed,$(wildcard $(ROOT)/libavcodec_nic/*.c $(ROOT)/libavcodec_nic/*.h $(ROOT)/libavcodec_nic/nic.mak),$(TREE)/libavcodec)
-	@$(call copy_changed,$(wildcard $(ROOT)/libavcodec_nic/tests/*.c),$(TREE)/libavcodec/tests)
+	@$(call copy_changed,$(wildcard $(ROOT)/libavcodec_nic/tests/*.[ch]),$(TREE)/libavcodec/tests)
 	@$(call copy_changed,$(wildcard $(ROOT)/libavformat_nic/*.c $(ROOT)/libavformat_nic/*.h),$(TREE)/libavformat)
 	@$(call copy_changed,$(wildcard $(ROOT)/fate-tests/nic.mak),$(TREE)/tests/fate)
 	@set -e; cd $(ROOT)/fate-tests 2>/dev/null || exit 0; \
@@ -250,11 +251,6 @@ check-unit check-fate: ffmpeg
 check-usage: stage
 	NIC_MODEL_PATH=$(NIC_MODEL_PATH) $(ROOT)/tools/check-usage.sh $(STAGE)/bin $(BUILDDIR)/usage
 
-# Forged hostile packets: rejected as invalid data, within bounded memory
-# and time (tools/check-hostile.sh).
-check-hostile: stage $(NICTOOL)
-	$(ROOT)/tools/check-hostile.sh $(STAGE)/bin $(NICTOOL) $(NIC_MODEL_PATH) $(BUILDDIR)/hostile
-
 check-fate-ffmpeg: ffmpeg
 	$(FATE_ENV) nice $(MAKE) -C $(TREE) -j$(JOBS) fate SAMPLES=
 
@@ -267,6 +263,11 @@ BLAS_CFLAGS = $$(pkg-config --cflags openblas)
 
 $(NICTOOL): $(ROOT)/tools/nictool.c ffmpeg
 	$(CC) -O2 -std=c11 -D_GNU_SOURCE -I$(TREE) $(BLAS_CFLAGS) $< -o $@ $(TREE_LIBS) -lpthread -lm
+
+# Forged hostile packets: rejected as invalid data, within bounded memory
+# and time (tools/check-hostile.sh).
+check-hostile: stage $(NICTOOL)
+	$(ROOT)/tools/check-hostile.sh $(STAGE)/bin $(NICTOOL) $(NIC_MODEL_PATH) $(BUILDDIR)/hostile
 
 $(BUILDDIR)/sgemm_peak: $(ROOT)/tools/sgemm_peak.c | deps
 	$(CC) -O2 $(BLAS_CFLAGS) $< -o $@ $$(pkg-config --libs openblas)

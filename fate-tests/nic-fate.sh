@@ -57,6 +57,26 @@ roundtrip() {  # MODEL QUALITY MIN_PSNR [PIXFMT]
     at_least "${p:-0}" "$floor" || fail "PSNR ${p:-?} below $floor"
 }
 
+effort() {  # MODEL QUALITY EFFORT MIN_PSNR
+    # The optimized encode must decode above the floor and beat effort 0 on
+    # rate and distortion together: its PSNR gain must exceed what its rate
+    # change would buy at 4 dB per doubling (steeper than nic's curves).
+    model=$1 q=$2 e=$3 floor=$4
+    source_rgb
+    for x in 0 $e; do
+        ff -f rawvideo -s ${W}x$H -pix_fmt rgb24 -i "$T/src.rgb" -c:v nic -model $model -q:v $q \
+            -effort $x -y "$T/e$x.nic" || fail "encode at effort $x failed"
+        ff -i "$T/e$x.nic" -f rawvideo -pix_fmt rgb24 -y "$T/e$x.rgb" || fail "decode failed"
+    done
+    p0=$(psnr "$T/src.rgb" "$T/e0.rgb") p1=$(psnr "$T/src.rgb" "$T/e$e.rgb")
+    b0=$(wc -c < "$T/e0.nic") b1=$(wc -c < "$T/e$e.nic")
+    gain=$(awk "BEGIN { printf \"%.3f\", $p1 - $p0 - 4 * log($b1 / $b0) / log(2) }")
+    echo "nic-$TEST: $model q$q: effort 0 $b0 bytes $p0 dB, effort $e $b1 bytes $p1 dB," \
+         "gain $gain dB (floor $floor)"
+    at_least "${p1:-0}" "$floor" || fail "PSNR ${p1:-?} below $floor"
+    at_least "$gain" 0.01 || fail "effort $e does not beat effort 0 ($gain dB)"
+}
+
 size() {  # WIDTH HEIGHT MIN_PSNR
     w=$1 h=$2 floor=$3
     source_rgb
@@ -144,6 +164,6 @@ container() {  # FORMAT: three intra frames in a container, back out again
 }
 
 case $TEST in
-roundtrip|size|refstream|corrupt|wrongmodel|pipe|container) $TEST "$@" ;;
+roundtrip|effort|size|refstream|corrupt|wrongmodel|pipe|container) $TEST "$@" ;;
 *) fail "unknown test" ;;
 esac

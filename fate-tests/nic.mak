@@ -21,6 +21,10 @@ fate-nic-nn: libavcodec/tests/nic_nn$(EXESUF)
 fate-nic-nn: CMD = run libavcodec/tests/nic_nn$(EXESUF)
 fate-nic-model: libavcodec/tests/nic_model$(EXESUF)
 fate-nic-model: CMD = run libavcodec/tests/nic_model$(EXESUF) $(NIC_MODEL_DIR_FATE)/hyperprior.gguf
+FATE_NIC_UNIT-$(CONFIG_NIC_DECODER) += fate-nic-nn-grad
+fate-nic-nn-grad: libavcodec/tests/nic_nn_grad$(EXESUF)
+fate-nic-nn-grad: CMD = run libavcodec/tests/nic_nn_grad$(EXESUF) \
+                  $(NIC_MODEL_DIR_FATE)/hyperprior.gguf $(NIC_MODEL_DIR_FATE)/factorized.gguf
 $(FATE_NIC_UNIT-yes): CMP = null
 
 # round trips of FATE's generated vsynth1 image: model, quality, PSNR floor (dB)
@@ -29,6 +33,14 @@ FATE_NIC_CODEC += fate-nic-rt-$(1)-q$(2)
 fate-nic-rt-$(1)-q$(2): CMD = $(NIC_FATE) roundtrip $(NIC_ARGS) $(1) $(2) $(3)
 endef
 $(foreach t,$(NIC_FATE_ROUNDTRIPS),$(eval $(call FATE_NIC_RT,$(word 1,$(subst :, ,$(t))),$(word 2,$(subst :, ,$(t))),$(word 3,$(subst :, ,$(t))))))
+
+# -effort: model, quality, effort, PSNR floor (dB); nic-fate.sh also
+# requires the optimized stream to beat effort 0
+define FATE_NIC_EFFORT
+FATE_NIC_CODEC += fate-nic-effort-$(1)-q$(2)-e$(3)
+fate-nic-effort-$(1)-q$(2)-e$(3): CMD = $(NIC_FATE) effort $(NIC_ARGS) $(1) $(2) $(3) $(4)
+endef
+$(foreach t,$(NIC_FATE_EFFORTS),$(eval $(call FATE_NIC_EFFORT,$(word 1,$(subst :, ,$(t))),$(word 2,$(subst :, ,$(t))),$(word 3,$(subst :, ,$(t))),$(word 4,$(subst :, ,$(t))))))
 
 FATE_NIC_CODEC += fate-nic-gray
 fate-nic-gray: CMD = $(NIC_FATE) roundtrip $(NIC_ARGS) hyperprior 4 $(NIC_FLOOR_GRAY) gray

@@ -45,6 +45,7 @@
 #include "nic_codec.h"
 #include "nic_entropy.h"
 #include "nic_hyper.h"
+#include "nic_optimize.h"
 #include "nic_rans.h"
 
 #define TILE      40   ///< latents per tile side of a large image (640 pixels)
@@ -222,10 +223,74 @@ static int finish_payload(NicRansEncoder *enc, uint8_t **buf, size_t *size, void
     return ret;
 }
 
-int ff_nic_encode_image(const NicModel *m, int quality, const NicImage *img,
-                        NicExec *exec, uint8_t **out, size_t *out_size, void *logctx)
+/**
+ * The latent as the analysis gives it: y = g_a(img) * gain, and for the
+ * hyperprior z's symbols (*zq), the means and the scale indices of y.
+ */
+static int analyse(const NicModel *m, int quality, const NicImage *img, const Geometry *g,
+                   NicExec *exec, NicTensor *y, NicTensor *means, uint8_t **idx,
+                   int32_t **zq)
 {
-    NicTensor y = { 0 }, z = { 0 }, tmp = { 0 }, means = { 0 };
+    NicTensor z = { 0 }, tmp = { 0 };
+    size_t nz = (size_t)m->n * g->hz * g->wz;
+    int ret;
+
+    if ((ret = analysis(m, quality, img, g, y, exec)) < 0 || m->arch != NIC_ARCH_HYPERPRIOR)
+        return ret;
+    ret = run_chain(m->h_a, y, &z, &tmp, exec);
+    ff_nic_tensor_free(&tmp);
+    if (ret < 0)
+        goto end;
+    if (!(*zq = av_malloc_array(nz, sizeof(**zq)))) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    for (size_t i = 0; i < nz; i++)
+        (*zq)[i] = quantize(z.data[i]);
+    if (!(*idx = av_malloc((size_t)g->hl * g->wl * m->m))) {
+        ret = AVERROR(ENOMEM);
+        goto end;
+    }
+    if ((ret = run_hyper(m, *zq, g, *idx, means, exec)) < 0)
+        goto end;
+end:
+    ff_nic_tensor_free(&z);
+    return ret;
+}
+
+static int check_encode_args(const NicModel *m, int quality, const NicImage *img,
+                             void *logctx)
+{
+    if (quality < 0 || quality >= m->qualities) {
+        av_log(logctx, AV_LOG_ERROR, "quality %d out of range 0..%d for model %s\n",
+               quality, m->qualities - 1, m->name);
+        return AVERROR(EINVAL);
+    }
+    if (img->width < 1 || img->width > 65535 || img->height < 1 || img->height > 65535)
+        return AVERROR(EINVAL);
+    return 0;
+}
+
+int ff_nic_analyse_image(const NicModel *m, int quality, const NicImage *img, NicExec *exec,
+                         NicTensor *y, NicTensor *means, uint8_t **idx)
+{
+    Geometry g;
+    int32_t *zq = NULL;
+    int ret;
+
+    if ((ret = check_encode_args(m, quality, img, NULL)) < 0)
+        return ret;
+    geometry(&g, img->width, img->height);
+    ret = analyse(m, quality, img, &g, exec, y, means, idx, &zq);
+    av_free(zq);
+    return ret;
+}
+
+int ff_nic_encode_image(const NicModel *m, int quality, const NicOptimizeParams *opt,
+                        const NicImage *img, NicExec *exec, uint8_t **out, size_t *out_size,
+                        void *logctx)
+{
+    NicTensor y = { 0 }, means = { 0 };
     uint8_t *idx = NULL;
     NicRansEncoder enc;
     NicHeader h = { 0 };
@@ -235,31 +300,23 @@ int ff_nic_encode_image(const NicModel *m, int quality, const NicImage *img,
     size_t zsize = 0, ysize = 0, plane;
     int ret;
 
-    if (quality < 0 || quality >= m->qualities) {
-        av_log(logctx, AV_LOG_ERROR, "quality %d out of range 0..%d for model %s\n",
-               quality, m->qualities - 1, m->name);
-        return AVERROR(EINVAL);
-    }
-    if (img->width < 1 || img->width > 65535 || img->height < 1 || img->height > 65535)
-        return AVERROR(EINVAL);
+    if ((ret = check_encode_args(m, quality, img, logctx)) < 0)
+        return ret;
     geometry(&g, img->width, img->height);
     plane = (size_t)g.hl * g.wl;
     ff_nic_rans_enc_init(&enc);
 
-    if ((ret = analysis(m, quality, img, &g, &y, exec)) < 0)
+    if ((ret = analyse(m, quality, img, &g, exec, &y, &means, &idx, &zq)) < 0)
         goto end;
+    if (opt) {
+        const int hyper = m->arch == NIC_ARCH_HYPERPRIOR;
+        NicLatent lat = { &y, hyper ? &means : NULL, hyper ? idx : NULL, quality };
+        if ((ret = ff_nic_optimize_latent(m, &lat, img, opt, exec, logctx)) < 0)
+            goto end;
+    }
 
     if (m->arch == NIC_ARCH_HYPERPRIOR) {
         size_t nz = (size_t)m->n * g.hz * g.wz;
-        if ((ret = run_chain(m->h_a, &y, &z, &tmp, exec)) < 0)
-            goto end;
-        ff_nic_tensor_free(&tmp);
-        if (!(zq = av_malloc_array(nz, sizeof(*zq)))) {
-            ret = AVERROR(ENOMEM);
-            goto end;
-        }
-        for (size_t i = 0; i < nz; i++)
-            zq[i] = quantize(z.data[i]);
         for (size_t i = 0; i < nz; i++) {
             const int c = i / ((size_t)g.hz * g.wz);
             if ((ret = ff_nic_encode_value(&enc, &m->cdf_z.tables[quality * m->n + c],
@@ -269,13 +326,6 @@ int ff_nic_encode_image(const NicModel *m, int quality, const NicImage *img,
         if ((ret = finish_payload(&enc, &zbuf, &zsize, logctx)) < 0)
             goto end;
         ff_nic_rans_enc_init(&enc);
-
-        if (!(idx = av_malloc(plane * m->m))) {
-            ret = AVERROR(ENOMEM);
-            goto end;
-        }
-        if ((ret = run_hyper(m, zq, &g, idx, &means, exec)) < 0)
-            goto end;
         for (size_t i = 0; i < plane * m->m; i++) {
             const NicCdf *cdf = &m->cdf_y.tables[idx[i]];
             if ((ret = ff_nic_encode_value(&enc, cdf, quantize(y.data[i] - means.data[i]))) < 0)
@@ -315,8 +365,6 @@ int ff_nic_encode_image(const NicModel *m, int quality, const NicImage *img,
 end:
     ff_nic_rans_enc_free(&enc);
     ff_nic_tensor_free(&y);
-    ff_nic_tensor_free(&z);
-    ff_nic_tensor_free(&tmp);
     ff_nic_tensor_free(&means);
     av_free(idx);
     av_free(zq);
@@ -446,10 +494,10 @@ static uint32_t min_cost_of(const NicCdfSet *set, int first, int count)
 }
 
 /** A latent as decoded (an integer symbol), then as y_hat (a float), in place. */
-typedef union NicLatent {
+typedef union NicCoded {
     int32_t sym;
     float y;
-} NicLatent;
+} NicCoded;
 
 static int decode_z(const NicModel *m, const NicHeader *h, const uint8_t *payload,
                     const Geometry *g, int32_t **zq, void *logctx)
@@ -474,7 +522,7 @@ static int decode_z(const NicModel *m, const NicHeader *h, const uint8_t *payloa
 
 /** y symbols of a hyperprior stream, then y_hat = symbol + mean. */
 static int decode_y_hyperprior(const NicModel *m, const NicHeader *h, const uint8_t *payload,
-                               const Geometry *g, const int32_t *zq, NicLatent *lat,
+                               const Geometry *g, const int32_t *zq, NicCoded *lat,
                                NicExec *exec, void *logctx)
 {
     const size_t plane = (size_t)g->hl * g->wl;
@@ -522,7 +570,7 @@ static int decode_y_hyperprior(const NicModel *m, const NicHeader *h, const uint
             goto end;
         for (int c = 0; c < m->m; c++)
             for (int y = 0; y < band.h; y++) {
-                NicLatent *l = lat + c * plane + (size_t)(4 * t.y0 + y) * g->wl + 4 * t.x0;
+                NicCoded *l = lat + c * plane + (size_t)(4 * t.y0 + y) * g->wl + 4 * t.x0;
                 const float *mean = band.data + ((size_t)c * band.h + y) * band.w;
                 for (int x = 0; x < band.w; x++)
                     l[x].y = l[x].sym + mean[x];
@@ -538,7 +586,7 @@ end:
 
 /** y symbols of a factorized stream, then y_hat = symbol + median. */
 static int decode_y_factorized(const NicModel *m, const NicHeader *h, const uint8_t *payload,
-                               const Geometry *g, NicLatent *lat, void *logctx)
+                               const Geometry *g, NicCoded *lat, void *logctx)
 {
     const size_t plane = (size_t)g->hl * g->wl;
     NicRansDecoder dec;
@@ -557,7 +605,7 @@ static int decode_y_factorized(const NicModel *m, const NicHeader *h, const uint
         return ret;
     for (int c = 0; c < m->m; c++) {
         const float med = m->medians[h->quality * m->m + c];
-        NicLatent *l = lat + c * plane;
+        NicCoded *l = lat + c * plane;
         for (size_t i = 0; i < plane; i++)
             l[i].y = l[i].sym + med;
     }
@@ -565,10 +613,10 @@ static int decode_y_factorized(const NicModel *m, const NicHeader *h, const uint
 }
 
 int ff_nic_decode_latents(const NicModel *m, const NicHeader *h, const uint8_t *payload,
-                          NicLatents *out, NicExec *exec, void *logctx)
+                          NicDecoded *out, NicExec *exec, void *logctx)
 {
     const int q = h->quality;
-    NicLatent *lat = NULL;
+    NicCoded *lat = NULL;
     int32_t *zq = NULL;
     Geometry g;
     size_t plane;
@@ -610,7 +658,7 @@ int ff_nic_decode_latents(const NicModel *m, const NicHeader *h, const uint8_t *
 
     for (int c = 0; c < m->m; c++) {
         const float ig = m->inv_gain[q * m->m + c];
-        NicLatent *l = lat + c * plane;
+        NicCoded *l = lat + c * plane;
         for (size_t i = 0; i < plane; i++)
             l[i].y *= ig;
     }
@@ -624,7 +672,7 @@ end:
     return ret;
 }
 
-int ff_nic_synthesize(const NicModel *m, const NicLatents *lat, NicImage *img, NicExec *exec)
+int ff_nic_synthesize(const NicModel *m, const NicDecoded *lat, NicImage *img, NicExec *exec)
 {
     Geometry g;
     if (img->width != lat->width || img->height != lat->height)
@@ -633,7 +681,7 @@ int ff_nic_synthesize(const NicModel *m, const NicLatents *lat, NicImage *img, N
     return synthesis(m, lat->y, &g, img, exec);
 }
 
-void ff_nic_latents_free(NicLatents *lat)
+void ff_nic_latents_free(NicDecoded *lat)
 {
     av_freep(&lat->y);
 }
@@ -641,7 +689,7 @@ void ff_nic_latents_free(NicLatents *lat)
 int ff_nic_decode_image(const NicModel *m, const NicHeader *h, const uint8_t *payload,
                         NicImage *img, NicExec *exec, void *logctx)
 {
-    NicLatents lat = { 0 };
+    NicDecoded lat = { 0 };
     int ret = ff_nic_decode_latents(m, h, payload, &lat, exec, logctx);
     if (ret >= 0)
         ret = ff_nic_synthesize(m, &lat, img, exec);

@@ -35,18 +35,30 @@ typedef struct NicImage {
     enum NicImageType type;
 } NicImage;
 
+struct NicOptimizeParams;
+
 /**
  * Encode img with model m at the given quality into a complete packet
- * (header and payloads), allocated with av_malloc into *out.
+ * (header and payloads), allocated with av_malloc into *out.  With opt,
+ * the latent is optimized for the decoder first (nic_optimize.h).
  */
-int ff_nic_encode_image(const NicModel *m, int quality, const NicImage *img,
-                        NicExec *exec, uint8_t **out, size_t *out_size, void *logctx);
+int ff_nic_encode_image(const NicModel *m, int quality, const struct NicOptimizeParams *opt,
+                        const NicImage *img, NicExec *exec, uint8_t **out, size_t *out_size,
+                        void *logctx);
+
+/**
+ * For tests: the latent the encoder would code before any optimization,
+ * y = g_a(img) * gain[quality], and for the hyperprior the means and the
+ * scale indices of y (decoded from z_hat as the decoder does).
+ */
+int ff_nic_analyse_image(const NicModel *m, int quality, const NicImage *img, NicExec *exec,
+                         NicTensor *y, NicTensor *means, uint8_t **idx);
 
 /** The latents of one image, decoded, before synthesis. */
-typedef struct NicLatents {
+typedef struct NicDecoded {
     float *y;             ///< y_hat times the inverse gain: m->m planes of the latent grid
     int width, height;    ///< of the image
-} NicLatents;
+} NicDecoded;
 
 /**
  * Decode the payloads of a packet whose header h has been parsed and
@@ -57,13 +69,13 @@ typedef struct NicLatents {
  * a payload that has decoded whole.
  */
 int ff_nic_decode_latents(const NicModel *m, const NicHeader *h, const uint8_t *payload,
-                          NicLatents *lat, NicExec *exec, void *logctx);
+                          NicDecoded *lat, NicExec *exec, void *logctx);
 
 /** Reconstruct the image from its latents; img has the header's size and type. */
-int ff_nic_synthesize(const NicModel *m, const NicLatents *lat, NicImage *img,
+int ff_nic_synthesize(const NicModel *m, const NicDecoded *lat, NicImage *img,
                       NicExec *exec);
 
-void ff_nic_latents_free(NicLatents *lat);
+void ff_nic_latents_free(NicDecoded *lat);
 
 /** ff_nic_decode_latents() then ff_nic_synthesize(). */
 int ff_nic_decode_image(const NicModel *m, const NicHeader *h, const uint8_t *payload,

@@ -651,6 +651,38 @@ const char *ff_nic_model_name(int index)
     return NULL;
 }
 
+/** nic.metric and nic.lambdas: what the encoder's optimization weighs. */
+static int load_objective(Loader *l, NicModel *m)
+{
+    const GgufKv *kv = find_kv(l, "nic.lambdas", GV_ARRAY);
+    char metric[16];
+    int ret;
+
+    if ((ret = get_str(l, "nic.metric", metric, sizeof(metric))) < 0)
+        return ret;
+    if (!strcmp(metric, "mse"))
+        m->metric = NIC_METRIC_MSE;
+    else if (!strcmp(metric, "ms-ssim"))
+        m->metric = NIC_METRIC_MSSSIM;
+    else {
+        av_log(l->logctx, AV_LOG_ERROR, "model: unknown metric '%s'\n", metric);
+        return AVERROR_INVALIDDATA;
+    }
+    if (!kv || kv->elem_type != GV_FLOAT32 || kv->count != m->qualities) {
+        av_log(l->logctx, AV_LOG_ERROR, "model: nic.lambdas must be %d f32 values\n",
+               m->qualities);
+        return AVERROR_INVALIDDATA;
+    }
+    for (int i = 0; i < m->qualities; i++) {
+        m->lambda[i] = av_int2float(AV_RL32(kv->value + 4 * i));
+        if (!(m->lambda[i] > 0 && m->lambda[i] < 1e6)) {
+            av_log(l->logctx, AV_LOG_ERROR, "model: lambda %d out of range\n", i);
+            return AVERROR_INVALIDDATA;
+        }
+    }
+    return 0;
+}
+
 static int load_model(Loader *l, NicModel *m)
 {
     char arch[32];
@@ -692,7 +724,7 @@ static int load_model(Loader *l, NicModel *m)
         av_log(l->logctx, AV_LOG_ERROR, "model: unknown arch '%s'\n", arch);
         return AVERROR_INVALIDDATA;
     }
-    if (n < 1 || n > 1024 || mm < 1 || mm > 1024 || q < 1 || q > 64) {
+    if (n < 1 || n > 1024 || mm < 1 || mm > 1024 || q < 1 || q > NIC_MAX_QUALITIES) {
         av_log(l->logctx, AV_LOG_ERROR, "model: sizes out of range (n %u, m %u, q %u)\n",
                n, mm, q);
         return AVERROR_INVALIDDATA;
@@ -702,6 +734,8 @@ static int load_model(Loader *l, NicModel *m)
     m->qualities = q;
     if ((kv = find_kv(l, "nic.training.steps", GV_UINT64)))
         m->steps = AV_RL64(kv->value);
+    if ((ret = load_objective(l, m)) < 0)
+        return ret;
     if ((ret = get_u32(l, "nic.cdf_precision", &v)) < 0)
         return ret;
     if (v != 16) {

@@ -34,6 +34,13 @@ enum NicArch {
 };
 
 #define NIC_MODEL_MAX_INDEX 3
+#define NIC_MAX_QUALITIES   64
+
+/** What a model was trained to minimize besides the rate. */
+enum NicMetric {
+    NIC_METRIC_MSE    = 1,
+    NIC_METRIC_MSSSIM = 2,
+};
 
 /** A float convolution, optionally followed by depth-to-space by 2. */
 typedef struct NicConv {
@@ -79,6 +86,8 @@ typedef struct NicModel {
     uint32_t hash;
     uint64_t steps;
     int scale_levels;
+    enum NicMetric metric;
+    float lambda[NIC_MAX_QUALITIES]; ///< rate-distortion weight of each quality
 
     const float *gain;     ///< [qualities][m]
     const float *inv_gain; ///< [qualities][m]

@@ -126,7 +126,7 @@ void ff_nic_exec_free(NicExec *exec)
     av_freep(&exec->scratch);
 }
 
-static void *scratch_get(void **buf, size_t *size, size_t bytes)
+void *ff_nic_scratch_get(void **buf, size_t *size, size_t bytes)
 {
     if (bytes > *size) {
         av_freep(buf);
@@ -206,12 +206,12 @@ static int conv_block(void *arg, int job, int thread)
     float *cols, *dst;
     int ldc;
 
-    if (!(cols = scratch_get(&s->cols, &s->cols_size, (size_t)kk * n * sizeof(float))))
+    if (!(cols = ff_nic_scratch_get(&s->cols, &s->cols_size, (size_t)kk * n * sizeof(float))))
         return AVERROR(ENOMEM);
     im2col_float(cols, j->in->data, l->in, j->in->h, j->in->w, l->k, l->stride, r0, nb, j->wo);
 
     if (l->upsample) {
-        if (!(dst = scratch_get(&s->rows, &s->rows_size, (size_t)l->out * n * sizeof(float))))
+        if (!(dst = ff_nic_scratch_get(&s->rows, &s->rows_size, (size_t)l->out * n * sizeof(float))))
             return AVERROR(ENOMEM);
         ldc = n;
     } else {
@@ -276,8 +276,8 @@ static int gdn_block(void *arg, int job, int thread)
     const int n = FFMIN(GDN_BLOCK, j->hw - p0);
     float *sq, *norm;
 
-    if (!(sq = scratch_get(&s->cols, &s->cols_size, (size_t)c * n * sizeof(float))) ||
-        !(norm = scratch_get(&s->rows, &s->rows_size, (size_t)c * n * sizeof(float))))
+    if (!(sq = ff_nic_scratch_get(&s->cols, &s->cols_size, (size_t)c * n * sizeof(float))) ||
+        !(norm = ff_nic_scratch_get(&s->rows, &s->rows_size, (size_t)c * n * sizeof(float))))
         return AVERROR(ENOMEM);
     for (int i = 0; i < c; i++) {
         const float *x = j->t->data + i * j->hw + p0;
@@ -335,8 +335,8 @@ static int int_conv_block(void *arg, int job, int thread)
     const int n = nb * j->wo;
     double *cols, *acc;
 
-    if (!(cols = scratch_get(&s->cols, &s->cols_size, (size_t)kk * n * sizeof(double))) ||
-        !(acc = scratch_get(&s->rows, &s->rows_size, (size_t)l->out * n * sizeof(double))))
+    if (!(cols = ff_nic_scratch_get(&s->cols, &s->cols_size, (size_t)kk * n * sizeof(double))) ||
+        !(acc = ff_nic_scratch_get(&s->rows, &s->rows_size, (size_t)l->out * n * sizeof(double))))
         return AVERROR(ENOMEM);
     im2col_double(cols, j->in->data, l->in, j->in->h, j->in->w, 3, 1, r0, nb, j->wo);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->out, n, kk,

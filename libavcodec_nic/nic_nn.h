@@ -67,6 +67,12 @@ void ff_nic_tensor_free(NicTensor *t);
 int  ff_nic_int_tensor_alloc(NicIntTensor *t, int c, int h, int w);
 void ff_nic_int_tensor_free(NicIntTensor *t);
 
+/**
+ * Grow the scratch buffer *buf of *size bytes to at least bytes.
+ * @return the buffer, or NULL on allocation failure
+ */
+void *ff_nic_scratch_get(void **buf, size_t *size, size_t bytes);
+
 /** Initializes exec for nb_threads threads; run may be NULL (serial). */
 int  ff_nic_exec_init(NicExec *exec, int nb_threads, void *opaque,
                       int (*run)(void *, int (*)(void *, int, int), void *, int));

@@ -75,7 +75,7 @@ static int nic_decode_frame(AVCodecContext *avctx, AVFrame *p,
 {
     NicDecContext *s = avctx->priv_data;
     const NicModel *model;
-    NicLatents lat = { 0 };
+    NicDecoded lat = { 0 };
     NicHeader h;
     int ret, blas;
 

@@ -29,6 +29,7 @@
 #include "nic_compat.h"
 #include "nic_exec.h"
 #include "nic_model.h"
+#include "nic_optimize.h"
 
 #define DEFAULT_QUALITY 4
 
@@ -37,6 +38,8 @@ typedef struct NicEncContext {
     char *model_name;
     char *model_dir;
     int quality;
+    int effort;
+    NicOptimizeParams opt;
     NicModel *model;
     NicExec exec;
 } NicEncContext;
@@ -67,8 +70,17 @@ static av_cold int nic_encode_init(AVCodecContext *avctx)
         av_log(avctx, AV_LOG_ERROR, "nic codes images up to 65535x65535\n");
         return AVERROR(EINVAL);
     }
-    av_log(avctx, AV_LOG_VERBOSE, "model %s (%"PRIu64" training steps), quality %d\n",
-           s->model->name, s->model->steps, s->quality);
+    if (s->effort > 0 && s->model->metric != NIC_METRIC_MSE) {
+        /* the optimization weighs squared error with the model's lambda,
+         * which for other metrics is in other units */
+        av_log(avctx, AV_LOG_WARNING, "effort optimizes for MSE only; model %s was "
+               "trained for another metric: coding at effort 0\n", s->model->name);
+        s->effort = 0;
+    }
+    if (s->effort > 0 && (ret = ff_nic_optimize_params(&s->opt, s->effort)) < 0)
+        return ret;
+    av_log(avctx, AV_LOG_VERBOSE, "model %s (%"PRIu64" training steps), quality %d, "
+           "effort %d\n", s->model->name, s->model->steps, s->quality, s->effort);
     return ff_nic_exec_init_avctx(&s->exec, avctx);
 }
 
@@ -88,7 +100,8 @@ static int nic_encode_frame(AVCodecContext *avctx, AVPacket *pkt,
     int ret, blas;
 
     blas = ff_nic_blas_enter();
-    ret  = ff_nic_encode_image(s->model, s->quality, &img, &s->exec, &buf, &size, avctx);
+    ret  = ff_nic_encode_image(s->model, s->quality, s->effort > 0 ? &s->opt : NULL,
+                               &img, &s->exec, &buf, &size, avctx);
     ff_nic_blas_leave(blas);
     if (ret < 0)
         return ret;
@@ -116,6 +129,9 @@ static const AVOption options[] = {
       OFFSET(model_name), AV_OPT_TYPE_STRING, { .str = "hyperprior" }, 0, 0, VE },
     { "quality", "quality index, 0 (smallest files) to 7; default: -q:v / -global_quality, else 4",
       OFFSET(quality), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 63, VE },
+    { "effort", "encoder effort: 0 codes the analysis transform's latent; 1 to 3 optimize it "
+      "for the decoder with more and more iterations (slower, smaller files)",
+      OFFSET(effort), AV_OPT_TYPE_INT, { .i64 = 0 }, 0, NIC_EFFORT_MAX, VE },
     { "model_dir", "directory of the nic model files (default: NIC_MODEL_PATH, then the built-in directory)",
       OFFSET(model_dir), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
     { NULL },

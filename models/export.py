@@ -129,6 +129,9 @@ def training_steps(ck):
 
 def export(name, ckpt_path, ck, out_path, f16=True):
     model = model_from(ck)
+    if model.n_s != model.n:
+        raise SystemExit(f"{ckpt_path}: g_s is {model.n_s} wide, N is {model.n}; the model"
+                         " format has one width N for both (docs/model-format.md)")
     tensors = float_tensors(model, f16)
     meta = [
         ("general.architecture", gguf.T_STRING, "nic"),

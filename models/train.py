@@ -38,6 +38,14 @@ def parse_args():
     p.add_argument("--model", required=True, choices=sorted(VARIANTS))
     p.add_argument("--n", type=int, default=128)
     p.add_argument("--m", type=int, default=192)
+    p.add_argument("--n-s", type=int, default=0,
+                   help="hidden width of g_s (0: N); a wider one starts from a checkpoint"
+                        " that grow.py widened")
+    p.add_argument("--objective", default="rd", choices=["rd", "ceiling"],
+                   help="rd: lambda * distortion + rate; ceiling: the distortion of"
+                        " g_s(g_a(x)) with no quantization and no rate term (trains g_a, g_s"
+                        " and the gains only: what the transforms can reach, or a"
+                        " distortion-first start)")
     p.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data", "train"))
     p.add_argument("--ckpt-dir", default=os.path.join(HERE, "ckpt"))
     p.add_argument("--compact-dir", default=os.path.join(HERE, "checkpoints"),
@@ -46,6 +54,13 @@ def parse_args():
     p.add_argument("--cache", default=os.path.join(HERE, "cache", "train-x2.npz"))
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--freeze-old", action="store_true",
+                   help="from a checkpoint that grow.py widened: train only what it added"
+                        " (every entry of the old network gets no gradient); measures what"
+                        " the new channels alone can add")
+    p.add_argument("--min-side", type=int, default=0,
+                   help="crop only from images at least this large on both sides (to"
+                        " compare crop sizes on the same images)")
     p.add_argument("--photos", action="store_true",
                    help="also crop from the large photographs of nic/photos.py (most training"
                         " images are too small for crops of 256 and more)")
@@ -277,6 +292,23 @@ def promote_cooled(ckpt_path, cooled_path):
     print(f"promoted {cooled_path} to {ckpt_path} at step {ck['step']}", flush=True)
 
 
+def freeze_old(model, old_config):
+    """Only the entries grow.py added learn: those inside the old network's
+    leading block of each tensor get a zero gradient (whole tensors that
+    did not grow, none at all).  The quantiles' auxiliary loss is left as
+    it is."""
+    old = nets.build(old_config).state_dict()
+    for name, p in model.named_parameters():
+        if name.endswith("quantiles") or name not in old:
+            continue
+        if old[name].shape == p.shape:
+            p.requires_grad_(False)
+            continue
+        mask = torch.ones_like(p)
+        mask[tuple(slice(0, d) for d in old[name].shape)] = 0
+        p.register_hook(lambda g, mask=mask: g * mask)
+
+
 def quality_sampler(weights, qualities, rng):
     """Draws the quality of each batch: uniform, or by --q-weights."""
     if not weights:
@@ -308,10 +340,13 @@ def main():
     if args.photos:
         pics, _ = photos.load(os.path.join(os.path.dirname(args.cache), "photos.npz"))
         crops.train += [a for a in pics if min(a.shape[:2]) >= args.crop]
-    print(f"data: {len(crops.train)} images of {args.crop}x{args.crop} or more", flush=True)
+    if args.min_side:
+        crops.train = [a for a in crops.train if min(a.shape[:2]) >= args.min_side]
+    side = max(args.crop, args.min_side)
+    print(f"data: {len(crops.train)} images of {side}x{side} or more", flush=True)
     val = crops.val_crops()
 
-    config = {"arch": variant["arch"], "n": args.n, "m": args.m, "metric": variant["metric"]}
+    config = nets.make_config(variant["arch"], args.n, args.m, variant["metric"], args.n_s)
     model = nets.build(config).to(device)
     groups = param_groups(model)
     main_params = [p for g in groups for p in g["params"]]
@@ -321,6 +356,7 @@ def main():
     step = 0
     init_steps = 0  # steps of the model this one was started from
     init_from = None
+    grown_from = None  # the config of the checkpoint grow.py widened
     warm_from, warm_len = 0, 0
     state_rng = np.random.Generator(np.random.PCG64(777))
 
@@ -338,6 +374,7 @@ def main():
         step = ck["step"]
         init_steps = ck.get("init_steps", 0)
         init_from = ck.get("init_from")
+        grown_from = ck.get("grown_from")
         if not named:
             warm_from, warm_len = step, args.rewarm
         print(f"resumed {path} at step {step}"
@@ -374,6 +411,11 @@ def main():
     else:
         torch.manual_seed(1)
 
+    if args.freeze_old:
+        if not grown_from:
+            raise SystemExit("--freeze-old: the checkpoint was not widened by grow.py")
+        freeze_old(model, grown_from["config"])
+
     if derived:
         # A fine-tune warms up over its first --rewarm steps only, also when
         # it resumes its own checkpoint.
@@ -402,7 +444,7 @@ def main():
                 "data_rng": crops.rng.bit_generator.state,
                 "q_rng": state_rng.bit_generator.state,
                 "torch_rng": torch.get_rng_state(), "data_digest": crops.digest,
-                "args": vars(args)}
+                "args": vars(args)} | ({"grown_from": grown_from} if grown_from else {})
 
     def save(final=False):
         ck = checkpoint()
@@ -448,9 +490,12 @@ def main():
         q = draw_quality()
         x = to_tensor(crops.batch(args.batch), device)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-            out = model(x, q)
+            if args.objective == "ceiling":
+                out = {"x_hat": model.ceiling(x, q), "likelihoods": []}
+            else:
+                out = model(x, q)
         npix = x.shape[0] * x.shape[2] * x.shape[3]
-        bpp = nets.bits(out["likelihoods"]) / npix
+        bpp = nets.bits(out["likelihoods"]) / npix if out["likelihoods"] else torch.zeros(())
         dist = distortion(model, x, out["x_hat"])
         loss = model.lambdas[q] * dist + bpp
         gnorm, aux = optim.update(model, q, loss, opt, aux_opt, main_params)

@@ -7,13 +7,17 @@
 # codec over the images (2 threads, OpenBLAS single-threaded inside), the
 # achieved GFLOP/s of its layers, and the PyTorch forward pass of the same
 # weights timed in the same run on the first image; then OpenBLAS's sgemm
-# peak on this machine.  A benchmark, not a test: run it on a quiet machine.
+# peak on this machine; then the encode time of each encoder effort level
+# (EFFORTS, default 1 2 3) of the hyperprior at EFFORT_QUALITY (4), one run
+# per image.  A benchmark, not a test: run it on a quiet machine.
 set -eu
 NICTOOL=$1 PEAK=$2 MODELS=$3 OUT=$4
 shift 4
 THREADS=${THREADS:-2}
 RUNS=${RUNS:-3}
 QUALITIES=${QUALITIES:-"0 1 2 3 4 5 6 7"}
+EFFORTS=${EFFORTS:-"1 2 3"}
+EFFORT_QUALITY=${EFFORT_QUALITY:-4}
 PY=/usr/bin/python3
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -51,6 +55,23 @@ PY
         sep=","
     done
 done
+printf ' ],\n "effort_runs": [\n'
+sep=""
+for e in $EFFORTS; do
+    [ -f "$MODELS/hyperprior.gguf" ] || break
+    for f in "$TMP"/*.ppm; do
+        NIC_THREADS=$THREADS "$NICTOOL" bench "$MODELS/hyperprior.gguf" "$EFFORT_QUALITY" "$f" 1 "$e"
+    done > "$TMP/e.jsonl"
+    $PY - "$e" "$EFFORT_QUALITY" "$TMP/e.jsonl" "$sep" <<'PY'
+import json, statistics, sys
+e, q, path, sep = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+runs = [json.loads(l) for l in open(path)]
+print(sep + json.dumps({"model": "hyperprior", "quality": q, "effort": e,
+      "encode_s": statistics.median(r["encode_s"] for r in runs),
+      "encode_gflops": statistics.median(r["encode_gflop"] / r["encode_s"] for r in runs)}))
+PY
+    sep=","
+done
 printf ' ]}\n'
 } > "$OUT"
 
@@ -68,4 +89,7 @@ for r in d["runs"]:
           f"{r['encode_gflops']:9.1f} {r['decode_gflops']:9.1f} "
           f"{100 * r['decode_gflops'] / pn['square_2048']:6.0f}% "
           f"{r['torch_encode_s']:9.3f} {r['torch_decode_s']:9.3f}")
+for r in d.get("effort_runs", []):
+    print(f"{r['model']} q{r['quality']} effort {r['effort']}: encode {r['encode_s']:.2f} s "
+          f"({r['encode_gflops']:.1f} GFLOP/s issued)")
 PY

@@ -13,6 +13,7 @@
 set -eu
 BIN=$(cd "$1" && pwd) MODELS=$(cd "$3" && pwd) W=$4
 NICTOOL=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+REGRESSIONS=$(cd "$(dirname "$0")/fuzz/regressions" && pwd)
 MAX_RSS_KB=${MAX_RSS_KB:-65536}
 MAX_WALL_S=${MAX_WALL_S:-0.2}
 export NIC_MODEL_PATH=$MODELS
@@ -98,6 +99,19 @@ cat truncated.nic good.nic good2.nic > s2.bin
 resync "truncated, good, good" s2.bin
 cat good.nic magic.bin good2.nic junk.bin > s3.bin
 resync "good, a stray magic, good, junk" s3.bin
+
+echo "fuzzers' findings (tools/fuzz/regressions/), as streams through nic_pipe:"
+for f in "$REGRESSIONS"/*/*; do
+    [ -f "$f" ] || continue
+    rc=0
+    "$BIN/ffmpeg" -nostdin -v quiet -f nic_pipe -i "$f" -f null - > /dev/null 2>&1 || rc=$?
+    if [ "$rc" -ge 128 ]; then
+        echo "  FAIL  ${f#"$REGRESSIONS"/}: killed by signal $((rc - 128))"
+        fails=$((fails + 1))
+    else
+        echo "  ok    ${f#"$REGRESSIONS"/}: exit status $rc"
+    fi
+done
 
 if [ "$fails" -ne 0 ]; then
     echo "check-hostile: $fails failure(s)"

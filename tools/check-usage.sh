@@ -101,6 +101,17 @@ cat photo.jpg.nic photo.bmp.nic gray.png.nic > cat.nic
 run "nic_pipe" $FF -f nic_pipe -i cat.nic frame%d.png &&
     for i in 1 2 3; do expect "frame$i.png" "frame$i.png" "png 96x64 1"; done
 
+echo "a stream alternating models loads each model once:"
+cat photo.jpg.nic fa.nic photo.jpg.nic fa.nic ms.nic photo.jpg.nic > alt.nic
+if run "alternating models" $FF -v debug -f nic_pipe -i alt.nic -f null - 2> /dev/null; then
+    loads=$($FF -v debug -f nic_pipe -i alt.nic -f null - 2>&1 | grep -c "model: trying")
+    if [ "$loads" = 3 ]; then
+        echo "  ok    6 packets of 3 models: 3 model loads"
+    else
+        echo "  FAIL  6 packets of 3 models: $loads model loads"; fails=$((fails + 1))
+    fi
+fi
+
 echo "another program on the installed shared libraries (pkg-config):"
 LIB=$(cd "$BIN/../lib" && pwd)
 if run "build lavc_read" sh -c "cc -o lavc_read '$TOOLS/lavc_read.c' \

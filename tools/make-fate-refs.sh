@@ -37,6 +37,18 @@ for model in factorized hyperprior hyperprior-msssim; do
     done
 done
 
+efforts=""
+for t in hyperprior:4:1 factorized:2:1; do
+    model=${t%%:*} q=$(echo $t | cut -d: -f2) e=${t##*:}
+    ff -f rawvideo -s ${W}x$H -pix_fmt rgb24 -i "$T/src.rgb" -c:v nic -model $model -q:v $q \
+        -effort $e "$T/x.nic"
+    ff -i "$T/x.nic" -f rawvideo -pix_fmt rgb24 "$T/d.rgb"
+    p=$(psnr "$T/src.rgb" "$T/d.rgb")
+    echo "$model q$q effort $e: $(wc -c < "$T/x.nic") bytes, PSNR $p"
+    efforts="$efforts $t:$(floor "$p")"
+    rm -f "$T/x.nic" "$T/d.rgb"
+done
+
 ff -f rawvideo -s ${W}x$H -pix_fmt rgb24 -i "$T/src.rgb" -pix_fmt gray -f rawvideo "$T/g.raw"
 ff -f rawvideo -s ${W}x$H -pix_fmt gray -i "$T/g.raw" -c:v nic -q:v 4 "$T/g.nic"
 ff -i "$T/g.nic" -f rawvideo -pix_fmt gray "$T/gd.raw"
@@ -60,6 +72,7 @@ $(for m in factorized hyperprior hyperprior-msssim; do
     printf '#   %s %s\n' $m "$(od -An -tx1 -j 12 -N 4 "$OUT/$m.nic" | tr -d ' ')"; done)
 # Floors are the PSNR measured then, minus $MARGIN dB.
 NIC_FATE_ROUNDTRIPS =$rts
+NIC_FATE_EFFORTS =$efforts
 NIC_FLOOR_GRAY = $(floor "$gray")
 NIC_FLOOR_SMALL = $(floor "$small")
 NIC_REF_STREAMS = factorized hyperprior hyperprior-msssim

@@ -2,12 +2,23 @@
  * nictool: the nic codec core without FFmpeg's demuxers and muxers, for
  * tests, parity checks against PyTorch, and benchmarks.
  *
- *   nictool encode MODEL.gguf QUALITY in.ppm out.nic
+ *   nictool encode MODEL.gguf QUALITY in.ppm out.nic [EFFORT]
  *   nictool decode MODEL.gguf in.nic out.ppm
- *   nictool bench MODEL.gguf QUALITY in.ppm RUNS   (median encode/decode seconds, GFLOP/s)
+ *   nictool bench MODEL.gguf QUALITY in.ppm RUNS [EFFORT]
+ *                                     (median encode/decode seconds, GFLOP/s)
+ *   nictool grad MODEL.gguf QUALITY TAU in.ppm out.bin
+ *
+ * EFFORT is an effort level (0 .. 3) or an explicit schedule
+ * ITERATIONS:LR_START:LR_END:TAU_START:TAU_END:NOISE (nic_optimize.h).
+ * grad writes, for an image of at most 768x768, the loss of the latent
+ * optimization at temperature TAU (no noise) and its gradient with respect
+ * to y, for models/grad_parity.py: int32 M, H, W (the latent), float64
+ * loss, then float32 arrays of M*H*W: y, the means, the scale indices (or
+ * the medians and -1 for the factorized model) and the gradient.
  *
  * Images are binary PPM (P6) or PGM (P5), 8 bits.  Threads: NIC_THREADS
  * (default 1), run on pthreads the way libavcodec's slice threads run them.
+ * NIC_VERBOSE=1 prints the codec's verbose log (the optimization's progress).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -26,6 +37,7 @@
 #include "libavcodec/nic_entropy.h"
 #include "libavcodec/nic_model.h"
 #include "libavcodec/nic_nn.h"
+#include "libavcodec/nic_optimize.h"
 
 typedef struct Pool {
     int (*fn)(void *, int, int);
@@ -109,6 +121,79 @@ static int write_pnm(const char *path, const NicImage *img)
     return fclose(f);
 }
 
+/** "0" (none), a level, or a schedule; returns 0 with *opt NULL for none. */
+static int parse_effort(const char *arg, NicOptimizeParams *p, const NicOptimizeParams **opt)
+{
+    int effort;
+    *opt = NULL;
+    if (!arg)
+        return 0;
+    if (strchr(arg, ':')) {
+        if (sscanf(arg, "%d:%f:%f:%f:%f:%f", &p->iterations, &p->lr_start, &p->lr_end,
+                   &p->tau_start, &p->tau_end, &p->noise) != 6)
+            return -1;
+        *opt = p;
+        return 0;
+    }
+    effort = atoi(arg);
+    if (!effort)
+        return 0;
+    if (ff_nic_optimize_params(p, effort) < 0)
+        return -1;
+    *opt = p;
+    return 0;
+}
+
+static int write_floats(FILE *f, const float *v, size_t n)
+{
+    return fwrite(v, sizeof(*v), n, f) == n ? 0 : -1;
+}
+
+/** grad MODEL QUALITY TAU in.ppm out.bin (see the top of this file) */
+static int dump_gradient(NicModel *m, int quality, float tau, const NicImage *img,
+                         const char *path, NicExec *exec)
+{
+    NicTensor y = { 0 }, means = { 0 }, grad = { 0 };
+    uint8_t *idx = NULL;
+    const int hyper = m->arch == NIC_ARCH_HYPERPRIOR;
+    double loss;
+    float *buf;
+    size_t n;
+    FILE *f;
+    int ret;
+
+    if ((ret = ff_nic_analyse_image(m, quality, img, exec, &y, &means, &idx)) < 0 ||
+        (ret = ff_nic_optimize_gradient(m, &(NicLatent){ &y, hyper ? &means : NULL,
+                                                         hyper ? idx : NULL, quality },
+                                        img, tau, &grad, &loss, exec)) < 0) {
+        fprintf(stderr, "gradient failed: %s\n", av_err2str(ret));
+        return 1;
+    }
+    n = (size_t)y.c * y.h * y.w;
+    if (!(buf = malloc(n * sizeof(*buf))) || !(f = fopen(path, "wb")))
+        return 1;
+    fwrite(&y.c, 4, 1, f);
+    fwrite(&y.h, 4, 1, f);
+    fwrite(&y.w, 4, 1, f);
+    fwrite(&loss, 8, 1, f);
+    write_floats(f, y.data, n);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = hyper ? means.data[i] : m->medians[quality * m->m + i / ((size_t)y.h * y.w)];
+    write_floats(f, buf, n);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = hyper ? idx[i] : -1;
+    write_floats(f, buf, n);
+    write_floats(f, grad.data, n);
+    ret = fclose(f) ? 1 : 0;
+    printf("{\"loss\": %.6f, \"elements\": %zu}\n", loss, n);
+    free(buf);
+    ff_nic_tensor_free(&y);
+    ff_nic_tensor_free(&means);
+    ff_nic_tensor_free(&grad);
+    av_free(idx);
+    return ret;
+}
+
 static double now(void)
 {
     struct timespec t;
@@ -143,6 +228,8 @@ int main(int argc, char **argv)
     NicModel *m = NULL;
     NicExec exec;
     NicImage img = { 0 };
+    NicOptimizeParams params;
+    const NicOptimizeParams *opt;
     const char *env = getenv("NIC_THREADS");
     int threads = env ? atoi(env) : 1;
     uint8_t *buf = NULL;
@@ -155,7 +242,7 @@ int main(int argc, char **argv)
     }
     threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
     openblas_set_num_threads(1);
-    av_log_set_level(AV_LOG_ERROR);
+    av_log_set_level(getenv("NIC_VERBOSE") ? AV_LOG_VERBOSE : AV_LOG_ERROR);
 
     /* load MODEL RUNS: median seconds to read, check and convert a model file */
     if (!strcmp(argv[1], "load") && argc == 4) {
@@ -235,11 +322,16 @@ int main(int argc, char **argv)
     if (ff_nic_exec_init(&exec, threads, &threads, threads > 1 ? run_threads : NULL) < 0)
         return 1;
 
-    if (!strcmp(argv[1], "encode") && argc == 6) {
+    if (!strcmp(argv[1], "encode") && (argc == 6 || argc == 7)) {
         FILE *f;
         if (read_pnm(argv[4], &img) < 0)
             return 1;
-        if ((ret = ff_nic_encode_image(m, atoi(argv[3]), &img, &exec, &buf, &size, NULL)) < 0) {
+        if (parse_effort(argc == 7 ? argv[6] : NULL, &params, &opt) < 0) {
+            fprintf(stderr, "bad effort %s\n", argv[6]);
+            return 2;
+        }
+        if ((ret = ff_nic_encode_image(m, atoi(argv[3]), opt, &img, &exec, &buf, &size,
+                                       NULL)) < 0) {
             fprintf(stderr, "encode failed: %s\n", av_err2str(ret));
             return 1;
         }
@@ -264,18 +356,25 @@ int main(int argc, char **argv)
             return 1;
         }
         write_pnm(argv[4], &out);
-    } else if (!strcmp(argv[1], "bench") && argc == 6) {
+    } else if (!strcmp(argv[1], "grad") && argc == 7) {
+        if (read_pnm(argv[5], &img) < 0)
+            return 1;
+        ret = dump_gradient(m, atoi(argv[3]), atof(argv[4]), &img, argv[6], &exec);
+        if (ret)
+            return ret;
+    } else if (!strcmp(argv[1], "bench") && (argc == 6 || argc == 7)) {
         int runs = atoi(argv[5]);
         double te[64], td[64];
         uint64_t fe = 0, fd = 0;
         NicImage out;
-        if (read_pnm(argv[4], &img) < 0 || runs < 1 || runs > 64)
+        if (read_pnm(argv[4], &img) < 0 || runs < 1 || runs > 64 ||
+            parse_effort(argc == 7 ? argv[6] : NULL, &params, &opt) < 0)
             return 1;
         for (int r = 0; r < runs; r++) {
             double t0 = now();
             av_freep(&buf);
             exec.flops = 0;
-            if (ff_nic_encode_image(m, atoi(argv[3]), &img, &exec, &buf, &size, NULL) < 0)
+            if (ff_nic_encode_image(m, atoi(argv[3]), opt, &img, &exec, &buf, &size, NULL) < 0)
                 return 1;
             te[r] = now() - t0;
             fe = exec.flops;

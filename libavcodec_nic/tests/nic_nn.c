@@ -24,23 +24,8 @@
 #include "libavutil/common.h"
 #include "libavutil/mem.h"
 #include "libavcodec/nic_nn.h"
+#include "libavcodec/tests/nic_test_rng.h"
 
-typedef struct Rng {
-    uint64_t s;
-} Rng;
-
-static uint32_t rng_u32(Rng *r)
-{
-    r->s ^= r->s << 13;
-    r->s ^= r->s >> 7;
-    r->s ^= r->s << 17;
-    return r->s >> 16;
-}
-
-static float rng_float(Rng *r)
-{
-    return (rng_u32(r) & 0xffffff) / (float)0x800000 - 1.0f;
-}
 
 static float at(const float *x, int c, int h, int w, int y, int xx)
 {

@@ -67,30 +67,40 @@ def synthesis(n, m):
 
 
 class NicModel(nn.Module):
+    """n is the hidden width of g_a and of the hyper networks; n_s, that of
+    g_s (n unless given: the synthesis alone can be made wider)."""
     arch = None
 
-    def __init__(self, n=128, m=192, metric="mse"):
+    def __init__(self, n=128, m=192, metric="mse", n_s=None):
         super().__init__()
         self.n, self.m, self.metric = n, m, metric
+        self.n_s = n_s or n
         self.lambdas = LAMBDAS[metric]
         self.qualities = len(self.lambdas)
         self.gains = Gains(self.lambdas, m)
         self.g_a = analysis(n, m)
-        self.g_s = synthesis(n, m)
+        self.g_s = synthesis(self.n_s, m)
+
+    def ceiling(self, x, q):
+        """g_s(g_a(x)) at quality q's gain and inverse gain with no
+        quantization: the transforms' own reconstruction, the upper bound of
+        what any entropy model can reach at q."""
+        y = self.g_a(x).float() * self.gains.gain(q)
+        return self.g_s(y * self.gains.inv_gain(q)).float()
 
     def aux_loss(self, q):
         return sum(eb.aux_loss(q) for eb in self.modules()
                    if isinstance(eb, EntropyBottleneck))
 
     def config(self):
-        return {"arch": self.arch, "n": self.n, "m": self.m, "metric": self.metric}
+        return make_config(self.arch, self.n, self.m, self.metric, self.n_s)
 
 
 class Factorized(NicModel):
     arch = "factorized"
 
-    def __init__(self, n=128, m=192, metric="mse"):
-        super().__init__(n, m, metric)
+    def __init__(self, n=128, m=192, metric="mse", n_s=None):
+        super().__init__(n, m, metric, n_s)
         self.entropy_bottleneck = EntropyBottleneck(m, self.qualities)
 
     def forward(self, x, q):
@@ -133,8 +143,8 @@ class ScaleBranch(nn.Module):
 class Hyperprior(NicModel):
     arch = "hyperprior"
 
-    def __init__(self, n=128, m=192, metric="mse"):
-        super().__init__(n, m, metric)
+    def __init__(self, n=128, m=192, metric="mse", n_s=None):
+        super().__init__(n, m, metric, n_s)
         self.h_a = nn.Sequential(conv(m, n, 3, 1), nn.ReLU(), conv(n, n), nn.ReLU(),
                                  conv(n, n))
         self.h_s_mean = nn.Sequential(deconv(n, n), nn.ReLU(), deconv(n, n), nn.ReLU(),
@@ -177,9 +187,18 @@ class Hyperprior(NicModel):
 MODELS = {"factorized": Factorized, "hyperprior": Hyperprior}
 
 
+def make_config(arch, n, m, metric, n_s=None):
+    """A checkpoint's config; "n_s" only where g_s is wider than n, so that
+    the configs of every earlier checkpoint stay as they were."""
+    config = {"arch": arch, "n": n, "m": m, "metric": metric}
+    if n_s and n_s != n:
+        config["n_s"] = n_s
+    return config
+
+
 def build(config):
     cls = MODELS[config["arch"]]
-    return cls(config["n"], config["m"], config["metric"])
+    return cls(config["n"], config["m"], config["metric"], config.get("n_s"))
 
 
 def bits(likelihoods):

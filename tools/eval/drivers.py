@@ -268,22 +268,23 @@ def parse_nic_header(data):
 
 class Nic(Codec):
     """nic through our FFmpeg build:
-    ffmpeg -i in.png -c:v nic -model M -q:v Q out.nic
+    ffmpeg -i in.png -c:v nic -model M -q:v Q [-effort E] out.nic
     ffmpeg -i out.nic -f image2 out.png"""
     kind = "nic"
     ext = ".nic"
     param_name = "q"
     points = tuple(range(8))
 
-    def __init__(self, model, ffmpeg, fingerprint_files=(), check_header=True):
+    def __init__(self, model, ffmpeg, fingerprint_files=(), check_header=True, effort=0):
         if model not in NIC_MODELS:
             raise ValueError(f"unknown nic model {model!r}; "
                              f"expected one of {', '.join(NIC_MODELS)}")
         self.model = model
+        self.effort = int(effort)
         self.ffmpeg = ffmpeg
         self.tools = (ffmpeg,)
-        self.key = f"nic-{model}"
-        self.name = f"nic {model}"
+        self.key = f"nic-{model}" + (f"-effort{self.effort}" if self.effort else "")
+        self.name = f"nic {model}" + (f" effort {self.effort}" if self.effort else "")
         self.fingerprint_files = tuple(fingerprint_files)
         self.check_header = check_header
 
@@ -308,14 +309,18 @@ class Nic(Codec):
                 parts.append(f"{os.path.basename(f)} sha256:{file_digest(f)}")
         return ", ".join(parts)
 
+    def _effort_args(self):
+        return ["-effort", str(self.effort)] if self.effort else []
+
     def settings(self):
-        return (f"ffmpeg -c:v nic -model {self.model} -q:v Q (.nic); "
-                "ffmpeg -f image2 (.png)")
+        return (f"ffmpeg -c:v nic -model {self.model} -q:v Q "
+                + " ".join(self._effort_args() + ["(.nic); "])
+                + "ffmpeg -f image2 (.png)")
 
     def encode(self, src_png, out, param, tmp):
         return run([self.ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
                     "-i", src_png, "-c:v", "nic", "-model", self.model,
-                    "-q:v", str(param), out])
+                    "-q:v", str(param)] + self._effort_args() + [out])
 
     def decode(self, bitstream, out_png, tmp):
         return run([self.ffmpeg, "-hide_banner", "-loglevel", "error", "-y",

@@ -3,6 +3,7 @@
 
   tools/eval/eval.py --classic                 # JPEG, JPEG 2000, WebP, HEVC, AVIF, JPEG XL
   tools/eval/eval.py --nic factorized hyperprior hyperprior-msssim [--ffmpeg PATH]
+  tools/eval/eval.py --nic hyperprior --nic-effort 0 1 2   # encoder effort levels
   tools/eval/eval.py --report                  # results/*.json -> plot, BD-rate, markdown
 
 Every codec writes results/<key>.json in CompressAI's layout (one list entry
@@ -349,6 +350,28 @@ def cmd_report(args):
             md.extend([table, ""])
             log(f"\n{title} -- {label}\n{table}")
 
+    base = {d["_key"]: d for d in nic}
+    efforts = [d for d in nic if "-effort" in d["_key"]
+               and d["_key"].rsplit("-effort", 1)[0] in base]
+    if efforts:
+        md.append("### nic encoder effort against effort 0")
+        md.append("")
+        rows = []
+        for d in efforts:
+            a = base[d["_key"].rsplit("-effort", 1)[0]]
+            cells = [d["name"], a["name"]]
+            for metric in ("psnr", "ms-ssim"):
+                try:
+                    cells.append(fmt_bd(bdrate.bd_rate(*curves(a, metric), *curves(d, metric))))
+                except ValueError:
+                    cells.append("n/a")
+            t = d["results"]["encoding_time"]
+            cells.append(f"{min(t):.1f}-{max(t):.1f} s")
+            rows.append(cells)
+        table = md_table(["level", "anchor", "BD-rate PSNR", "BD-rate MS-SSIM (dB)",
+                          "encode time"], rows)
+        md.extend([table, ""])
+        log(f"\nnic encoder effort against effort 0\n{table}")
     if nic and classic:
         section("nic against classic codecs", nic, classic)
     else:
@@ -399,6 +422,9 @@ def main(argv=None):
     ap.add_argument("--nic-model-files", nargs="*", default=None,
                     help="files whose hashes key the nic cache (default: "
                          "<model>.gguf found under build/, models/, $NIC_MODEL_DIR)")
+    ap.add_argument("--nic-effort", nargs="+", type=int, default=[0], metavar="E",
+                    help="encoder effort levels to run for each model (default 0); "
+                         "results/nic-<model>-effort<E>.json")
     ap.add_argument("--nic-skip-header-check", action="store_true",
                     help="do not validate the nic header of each encoded file")
     ap.add_argument("--data", default=DEFAULT_DATA, help="image folder (default %(default)s)")
@@ -441,8 +467,9 @@ def main(argv=None):
         for m in models:
             files = args.nic_model_files if args.nic_model_files is not None \
                 else find_model_files(m)
-            codecs.append(cdc.Nic(m, args.ffmpeg, files,
-                                  check_header=not args.nic_skip_header_check))
+            for e in args.nic_effort:
+                codecs.append(cdc.Nic(m, args.ffmpeg, files, effort=e,
+                                      check_header=not args.nic_skip_header_check))
         rc |= cmd_run(args, codecs, strict_missing=True)
     if args.report:
         rc |= cmd_report(args)

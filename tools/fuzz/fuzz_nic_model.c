@@ -156,7 +156,7 @@ static void use_model(const NicModel *m, const uint8_t *seed, size_t seed_size)
         pixels[i] = i % 251 + (seed_size ? seed[i % seed_size] : 0);
     if (ff_nic_exec_init(&exec, 1, NULL, NULL) < 0)
         abort();
-    if (ff_nic_encode_image(m, seed_size % m->qualities, &img, &exec, &pkt, &pkt_size,
+    if (ff_nic_encode_image(m, seed_size % m->qualities, NULL, &img, &exec, &pkt, &pkt_size,
                             NULL) >= 0) {
         if (ff_nic_header_parse(&h, pkt, pkt_size, NULL) < 0 ||
             ff_nic_check_header(m, &h, pkt_size, NULL) < 0 ||
