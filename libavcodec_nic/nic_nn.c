@@ -211,7 +211,8 @@ static int conv_block(void *arg, int job, int thread)
     im2col_float(cols, j->in->data, l->in, j->in->h, j->in->w, l->k, l->stride, r0, nb, j->wo);
 
     if (l->upsample) {
-        if (!(dst = ff_nic_scratch_get(&s->rows, &s->rows_size, (size_t)l->out * n * sizeof(float))))
+        if (!(dst = ff_nic_scratch_get(&s->rows, &s->rows_size,
+                                       (size_t)l->out * n * sizeof(float))))
             return AVERROR(ENOMEM);
         ldc = n;
     } else {
