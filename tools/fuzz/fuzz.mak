@@ -52,11 +52,6 @@ else
 
 ifeq ($(wildcard $(FUZZ_DIR)/patches/$(FFMPEG)/*.patch),)
   $(error FFCONFIG=fuzz: no tools/fuzz/patches/ for FFmpeg $(FFMPEG))
-fuzz-coverage: fuzz-build
-	NIC_MODEL_PATH=$(NIC_MODEL_PATH) $(FUZZ_DIR)/coverage.sh $(BUILDDIR)/coverage \
-		$(foreach t,$(FUZZ_TARGETS),$(t)=$(FUZZ_BIN_$(t))$(if $(FUZZ_MODELS_$(t)),:$(FUZZ_MODELS_$(t))) \
-		$(BUILDDIR)/corpus/$(t) $(call FUZZ_SEEDS,$(t)) $(FUZZ_DIR)/regressions/$(t) --)
-
 endif
 
 FUZZ_CONFIGURE_FLAGS = --prefix=$(CONF_PREFIX) --disable-doc --disable-autodetect \
