@@ -6,6 +6,8 @@
 #                        past findings (tools/fuzz/regressions/): a crash,
 #                        a leak or undefined behaviour fails
 #   make fuzz-run-TARGET run one fuzzer (TARGET: one of FUZZ_TARGETS)
+#   make fuzz-coverage   edges of libavcodec/nic*.c that the corpora reach
+#                        (seeds, past findings and build/fuzz/corpus/)
 #
 # Variables:
 #   FUZZ_SECONDS=60      per fuzzer, for make fuzz
@@ -38,12 +40,12 @@ FUZZ_FLAGS   ?=
 FUZZ_DIR     := $(ROOT)/tools/fuzz
 FUZZ_TARGETS := dec dec-tiny dem parser model core
 
-.PHONY: fuzz-build fuzz-regress $(addprefix fuzz-run-,$(FUZZ_TARGETS))
+.PHONY: fuzz-build fuzz-regress fuzz-coverage $(addprefix fuzz-run-,$(FUZZ_TARGETS))
 
 ifneq ($(FFCONFIG),fuzz)
 
 # From any other configuration: the same goals in the fuzz tree.
-fuzz fuzz-build fuzz-regress $(addprefix fuzz-run-,$(FUZZ_TARGETS)):
+fuzz fuzz-build fuzz-regress fuzz-coverage $(addprefix fuzz-run-,$(FUZZ_TARGETS)):
 	$(MAKE) FFCONFIG=fuzz BUILD=$(BUILDDIR)/fuzz DL=$(DL) $@
 
 else
@@ -123,5 +125,10 @@ endef
 
 fuzz-regress: fuzz-build
 	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_replay,$(t)))
+
+fuzz-coverage: fuzz-build
+	NIC_MODEL_PATH=$(NIC_MODEL_PATH) $(FUZZ_DIR)/coverage.sh $(BUILDDIR)/coverage \
+		$(foreach t,$(FUZZ_TARGETS),$(t)=$(FUZZ_BIN_$(t))$(if $(FUZZ_MODELS_$(t)),:$(FUZZ_MODELS_$(t))) \
+		$(BUILDDIR)/corpus/$(t) $(call FUZZ_SEEDS,$(t)) $(FUZZ_DIR)/regressions/$(t) --)
 
 endif
