@@ -187,19 +187,14 @@ def write_json(path, obj):
 
 
 def find_model_files(model):
-    """Model weight files that may be what the ffmpeg build loads: hashed
-    into the nic cache key so that new weights invalidate old numbers."""
-    found = []
-    dirs = [os.environ.get("NIC_MODEL_DIR", "")]
-    for d in dirs:
-        if d and os.path.isfile(os.path.join(d, model + ".gguf")):
-            found.append(os.path.join(d, model + ".gguf"))
-    for root in (os.path.join(REPO, "build"), os.path.join(REPO, "models")):
-        for dp, dn, fn in os.walk(root):
-            dn[:] = [d for d in dn if d not in ("eval", "dl", "runs", "cache", ".git")]
-            if model + ".gguf" in fn:
-                found.append(os.path.join(dp, model + ".gguf"))
-    return sorted(set(found))
+    """Model weight files that may be what the ffmpeg build loads (the
+    installed ones and models/): hashed into the nic cache key so that new
+    weights invalidate old numbers."""
+    dirs = [os.environ.get("NIC_MODEL_DIR", ""),
+            os.path.join(REPO, "build", "install", "share", "ffmpeg", "nic"),
+            os.path.join(REPO, "models")]
+    found = [os.path.join(d, model + ".gguf") for d in dirs if d]
+    return sorted(set(f for f in found if os.path.isfile(f)))
 
 
 def cmd_run(args, codecs, strict_missing):
