@@ -534,6 +534,15 @@ static int load_gdn(Loader *l, NicGdn *g, const char *prefix, int channels, int 
     return 0;
 }
 
+/**
+ * |add| <= 2^50, so that acc * mult + add fits in int64 (compared without
+ * FFABS: the file's INT64_MIN has no absolute value).
+ */
+static int add_in_range(int64_t add)
+{
+    return add >= -(1LL << 50) && add <= (1LL << 50);
+}
+
 static int load_int_conv(Loader *l, NicIntConv *c, const char *prefix, int in, int out,
                          int upsample, int out_max)
 {
@@ -583,8 +592,7 @@ static int load_int_conv(Loader *l, NicIntConv *c, const char *prefix, int in, i
     }
     for (int i = 0; i < rows; i++) {
         int64_t acc_max = FFABS((int64_t)c->bias[i]) + 127LL * 9 * in * 255;
-        if (acc_max >= INT32_MAX || c->mult[i] == INT32_MIN ||
-            FFABS(c->add[i]) > (1LL << 50)) {
+        if (acc_max >= INT32_MAX || c->mult[i] == INT32_MIN || !add_in_range(c->add[i])) {
             av_log(l->logctx, AV_LOG_ERROR, "model: %s can overflow\n", prefix);
             return AVERROR_INVALIDDATA;
         }
@@ -735,7 +743,7 @@ static int ctx_requant(Loader *l, NicRequant *rq, const char *prefix, int out, i
         }
     }
     for (int i = 0; i < rows * out; i++)
-        if (mult[i] == INT32_MIN || FFABS(add[i]) > (1LL << 50)) {
+        if (mult[i] == INT32_MIN || !add_in_range(add[i])) {
             av_log(l->logctx, AV_LOG_ERROR, "model: %s can overflow\n", prefix);
             return AVERROR_INVALIDDATA;
         }

@@ -9,6 +9,10 @@ and loads in well under a millisecond.  They seed the model loader's
 fuzzer and let the "dec-tiny" target run FFmpeg's decoder fuzzer at full
 speed.
 
+Two tiny context models (model 4) are built instead, on the tiny cut of
+the hyperprior: context.gguf a mixture of 3, context-gaussian.gguf one
+Gaussian (a seed of the loader's fuzzer only: dec-tiny loads context.gguf).
+
 Streams: samples/bythewater.png scaled to four size classes (1x1 gray,
 48x32 RGB, 65x17 gray, 130x70 RGB: one hyper-latent cell, one, two
 columns, 3x2), coded by every model at quality 0 and at 48x32 also at the
@@ -28,9 +32,13 @@ sys.path.insert(0, os.path.join(ROOT, "models"))
 from nic import gguf  # noqa: E402
 import numpy as np  # noqa: E402
 
-MODELS = ["factorized", "hyperprior", "hyperprior-msssim"]
+MODELS = ["factorized", "hyperprior", "hyperprior-msssim", "context"]
 SIZES = [("1x1", "gray"), ("48x32", "rgb24"), ("65x17", "gray"), ("130x70", "rgb24")]
-SHORT = {"factorized": "f", "hyperprior": "h", "hyperprior-msssim": "s"}
+SHORT = {"factorized": "f", "hyperprior": "h", "hyperprior-msssim": "s", "context": "c"}
+# tiny context models (tools/fuzz/models/NAME.gguf): mixture components
+# ("context", the one dec-tiny loads, is the mixture: core has the real
+# Gaussian one)
+TINY_CONTEXT = {"context": 3, "context-gaussian": 1}
 FUZZ_TAG = struct.pack("<Q", 0x4741542D5A5A5546)
 
 
@@ -72,14 +80,16 @@ def write(out, target, name, data):
         f.write(data)
 
 
-def tiny_model(path, n=2, m=2, q=2, levels=4):
+def tiny_model(path, n=2, m=2, q=2, levels=4, keep_levels=None):
     """A model with the architecture of path, N, M and Q cut down to n, m,
     q, and levels of its scale tables: a few KB, which the loader accepts."""
     meta, t = gguf.read(path)
     big_n, big_m = meta["nic.n"], meta["nic.m"]
     hyper = meta["nic.arch"] == "hyperprior"
-    keep_levels = [round(i * (meta.get("nic.scale_levels", 1) - 1) / (levels - 1))
-                   for i in range(levels)]
+    if keep_levels is None:
+        keep_levels = [round(i * (meta.get("nic.scale_levels", 1) - 1) / (levels - 1))
+                       for i in range(levels)]
+    levels = len(keep_levels)
 
     def cut(arr, *axes):   # axes: per leading axis, how many channels to keep
         idx = tuple(slice(0, k) if k else slice(None) for k in axes)
@@ -151,14 +161,71 @@ def tiny_model(path, n=2, m=2, q=2, levels=4):
     return md, [(k, np.ascontiguousarray(v)) for k, v in out]
 
 
+def tiny_context(hp_path, components, hidden=4, levels=4, seed=23):
+    """A context model (docs/context-model.md) on the tiny cut of the
+    hyperprior hp_path (N = M = Q = 2, levels scale levels): two groups of
+    one channel, hidden width 4, an untrained group network of that many
+    components, its activation steps set on random latents, every scale
+    index clamped to the levels kept.  Not a good model, a valid one."""
+    import torch
+    from nic import ctxfile, ctxint, mixcdf
+    from nic.context import ContextModel
+
+    keep = list(range(levels))   # the smallest scales: short tables
+    md, tensors = tiny_model(hp_path, keep_levels=keep)
+    n = m = 2
+    torch.manual_seed(seed)
+    model = ContextModel(n, m, [1, 1], components, hidden)
+    model.train()
+    with torch.no_grad():
+        for _ in range(4):
+            model(torch.randn(1, m, 16, 16) * 4, torch.randint(-3, 4, (1, n, 4, 4)).float())
+    model.eval()
+    ip = ctxint.quantize(model)
+
+    def clamp_scales(rq):   # scale indices: 0 .. levels - 1
+        lo, hi = np.asarray(rq["lo"]), np.array(rq["hi"])
+        hi[(lo == 0) & (hi == 63)] = levels - 1
+        rq["hi"] = hi
+    for name in ("scale", "mean"):
+        clamp_scales(ip["hyper"][name][2]["rq"])
+    for net in ip["nets"]:
+        for _, third in net["passes"]:
+            clamp_scales(third["rq"])
+
+    class Tabs:   # the component tables of the levels kept
+        pass
+    tabs = Tabs()
+    comp, comp_index = mixcdf.component_tables()
+    flat, rows = [], []
+    for i in keep:
+        for f in range(mixcdf.MEAN_ONE):
+            start, nn, lo = (int(v) for v in comp_index[i * mixcdf.MEAN_ONE + f])
+            rows.append((sum(len(a) for a in flat), nn, lo))
+            flat.append(comp[start:start + nn + 1])
+    tabs.comp, tabs.comp_index = np.concatenate(flat), np.array(rows, dtype=np.int64)
+    tabs.weights = mixcdf.weight_table()
+
+    keep_md = {"general.architecture", "general.alignment", "nic.format_version", "nic.n",
+               "nic.m", "nic.metric", "nic.qualities", "nic.lambdas", "nic.cdf_precision",
+               "nic.scale_levels"}
+    md = [kv for kv in md if kv[0] in keep_md]
+    md += [("nic.model", gguf.T_STRING, "context"), ("nic.model_index", gguf.T_UINT32, 4),
+           ("nic.arch", gguf.T_STRING, "context")]
+    md += ctxfile.metadata(ip, hidden, gguf)
+    tensors = [t for t in tensors if not t[0].startswith(("h_s_mean.", "h_s_scale."))]
+    return md, tensors + [(k, np.ascontiguousarray(v)) for k, v in ctxfile.tensors(ip, tabs)]
+
+
 def dec_seeds(out, target, streams):
     """target_dec_fuzzer inputs: one packet, bare (up to 1024 bytes) or
     with the settings trailer; several packets; the parser; probing."""
     for (model, size, q), s in streams.items():
         name = f"{SHORT[model]}-{size}-q{q}"
         write(out, target, name, s if len(s) <= 1024 else s + dec_trailer())
-    f, h, s = (streams[m, "48x32", 0] for m in MODELS)
+    f, h, s, c = (streams[m, "48x32", 0] for m in MODELS)
     write(out, target, "two-packets", f + FUZZ_TAG + h + dec_trailer())
+    write(out, target, "two-packets-context", c + FUZZ_TAG + c + dec_trailer())
     write(out, target, "parser-three", f + h + s + dec_trailer(parser=True))
     write(out, target, "probe-only", h + dec_trailer(skip_all=True))
 
@@ -183,13 +250,18 @@ def main():
 
     os.makedirs(a.tiny, exist_ok=True)
     for model in MODELS:
+        if model == "context":
+            continue
         md, tensors = tiny_model(os.path.join(a.models, model + ".gguf"))
         gguf.write(os.path.join(a.tiny, model + ".gguf"), md, tensors)
+    for name, k in TINY_CONTEXT.items():
+        md, tensors = tiny_context(os.path.join(a.models, "hyperprior.gguf"), k)
+        gguf.write(os.path.join(a.tiny, name + ".gguf"), md, tensors)
 
     streams = all_streams(a.ffmpeg, a.models, 7)
     dec_seeds(a.out, "dec", streams)
     dec_seeds(a.out, "dec-tiny", all_streams(a.ffmpeg, a.tiny, 1))
-    f, h, s = (streams[m, "48x32", 0] for m in MODELS)
+    f, h, s, c = (streams[m, "48x32", 0] for m in MODELS)
     big = streams["hyperprior", "130x70", 0]
 
     # dem: nic_pipe streams, flat or read in small AVIO chunks
@@ -198,12 +270,14 @@ def main():
     write(a.out, "dem", "junk-between", f + b"junk" * 9 + h)
     write(a.out, "dem", "truncated-then-good", h[:len(h) // 2] + s)
     write(a.out, "dem", "chunked-7", f + big + h + dem_trailer(7))
+    write(a.out, "dem", "context", c + h)
 
     # parser: chunk plan, then the stream
     write(a.out, "parser", "whole", bytes([0]) + f + h + s)
     write(a.out, "parser", "bytewise", bytes([1, 0]) + h + s)
     write(a.out, "parser", "mixed-junk", bytes([3, 0, 22, 255]) + b"NIC\x01" + f + b"x" * 30 + h)
     write(a.out, "parser", "truncated", bytes([2, 5, 100]) + s[:len(s) - 9] + f + h[:40])
+    write(a.out, "parser", "context", bytes([1, 3]) + c + f)
 
     # core: two size bytes, then a packet (its size, hash and quality are overridden)
     for model in MODELS:
