@@ -17,6 +17,7 @@ of y and z together (exact integer tables both)."""
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 
@@ -54,6 +55,8 @@ def parse_args():
     p.add_argument("--qualities", default="0,4,7", help="qualities to evaluate")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--save-every", type=int, default=200,
+                   help="checkpoint every this many steps (and on SIGINT/SIGTERM)")
     p.add_argument("--hyperprior", default=os.path.join(HERE, "checkpoints", "hyperprior.pt"))
     p.add_argument("--image-cache", default=os.path.join(HERE, "cache", "train-x2.npz"),
                    help="nic/data.py's decoded training images")
@@ -151,7 +154,17 @@ def train(args, hp, train_maps, held):
           f"{args.steps}, {len(train_maps)} training maps", flush=True)
     model.train()
     window, t0 = [], time.time()
-    while step < args.steps:
+
+    def save():
+        os.makedirs(args.ckpt_dir, exist_ok=True)
+        save_atomic({"config": model.config(), "model": model.state_dict(),
+                     "opt": opt.state_dict(), "sampler": batches.rng.bit_generator.state,
+                     "torch_rng": torch.get_rng_state(), "steps": step}, path)
+
+    stop = {"now": False}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.update(now=True))
+    while step < args.steps and not stop["now"]:
         lr = args.lr * min(1.0, (step + 1) / args.warmup)
         if step >= args.decay_at * args.steps:
             lr *= 0.1
@@ -172,10 +185,11 @@ def train(args, hp, train_maps, held):
                               "lr": lr, "s_per_step": (time.time() - t0) / len(window)}),
                   flush=True)
             window, t0 = [], time.time()
-    os.makedirs(args.ckpt_dir, exist_ok=True)
-    save_atomic({"config": model.config(), "model": model.state_dict(), "opt": opt.state_dict(),
-                 "sampler": batches.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                 "steps": step}, path)
+        if step % args.save_every == 0:
+            save()
+    save()
+    if stop["now"]:
+        raise SystemExit(f"stopped at step {step}; {path} continues it")
     return model
 
 
