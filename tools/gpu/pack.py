@@ -11,7 +11,7 @@ at most 8 files of 16 MiB each back from $OUT).
                                    (no optimizer state) in parts of <= 15 MiB
   pack.py join DIR CKPT            the parts back into one checkpoint
 
-The working tree itself is about 2.3 MB once the model files and the
+The working tree itself is about 2.7 MB once the model files and the
 committed checkpoint are moved aside (tools/gpu/README.md), which leaves
 the rest of the 64 MiB to the photos."""
 import glob
