@@ -45,6 +45,10 @@ class Rans:
         esc = len(cdf) - 2
         if s != esc:
             return offset + s
+        return self.escape(offset, offset + esc - 1)
+
+    def escape(self, lo, hi):
+        """The value after an escape symbol of a table coding [lo, hi]."""
         k = self.bits(5)
         if k > 30:
             raise ValueError("escape too long")
@@ -55,7 +59,7 @@ class Rans:
         elif k:
             e1 |= self.bits(k)
         e1 -= 1
-        return offset - 1 - (e1 >> 1) if e1 & 1 else offset + esc + (e1 >> 1)
+        return lo - 1 - (e1 >> 1) if e1 & 1 else hi + 1 + (e1 >> 1)
 
     def finish(self):
         if self.x != RANS_L or self.pos != len(self.buf):

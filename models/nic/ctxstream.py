@@ -130,19 +130,7 @@ def _decode_mixture(r, mix, i):
     r._advance(lo_c, hi_c - lo_c)
     if a != nsym - 1:
         return slo + a
-    # an escape: read it as a table with offset slo and nsym symbols would
-    k = r.bits(5)
-    if k > 30:
-        raise ValueError("escape too long")
-    e1 = 1 << k
-    if k > 16:
-        e1 |= r.bits(k - 16) << 16
-        e1 |= r.bits(16)
-    elif k:
-        e1 |= r.bits(k)
-    e1 -= 1
-    shi = slo + nsym - 2
-    return slo - 1 - (e1 >> 1) if e1 & 1 else shi + 1 + (e1 >> 1)
+    return r.escape(slo, slo + nsym - 2)
 
 
 def decode_y(ip, tabs, z_hat, payload):
