@@ -229,6 +229,23 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/** The whole file at path into *buf (av_malloc'd) and *size. */
+static int read_file(const char *path, uint8_t **buf, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    long n;
+    int ok;
+    if (!f)
+        return -1;
+    ok = !fseek(f, 0, SEEK_END) && (n = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET) &&
+         (*buf = av_malloc(n ? n : 1)) && fread(*buf, 1, n, f) == (size_t)n;
+    fclose(f);
+    if (!ok)
+        return -1;
+    *size = n;
+    return 0;
+}
+
 static int decode_file(NicModel *m, const uint8_t *buf, size_t size, NicImage *out,
                        NicExec *exec)
 {
@@ -371,17 +388,9 @@ int main(int argc, char **argv)
         fclose(f);
         printf("%zu bytes, %.4f bpp\n", size, 8.0 * size / ((double)img.width * img.height));
     } else if (!strcmp(argv[1], "decode") && argc == 5) {
-        FILE *f = fopen(argv[3], "rb");
         NicImage out;
-        if (!f)
+        if (read_file(argv[3], &buf, &size) < 0)
             return 1;
-        fseek(f, 0, SEEK_END);
-        size = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        buf = malloc(size);
-        if (fread(buf, 1, size, f) != size)
-            return 1;
-        fclose(f);
         if ((ret = decode_file(m, buf, size, &out, &exec)) < 0) {
             fprintf(stderr, "decode failed: %s\n", av_err2str(ret));
             return 1;
@@ -402,18 +411,10 @@ int main(int argc, char **argv)
         ff_nic_tensor_free(&means);
         av_free(idx);
     } else if (!strcmp(argv[1], "latents") && argc == 5) {
-        FILE *f = fopen(argv[3], "rb");
         NicDecoded lat = { 0 };
         NicHeader h;
-        if (!f)
+        if (read_file(argv[3], &buf, &size) < 0)
             return 1;
-        fseek(f, 0, SEEK_END);
-        size = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        buf = malloc(size);
-        if (fread(buf, 1, size, f) != size)
-            return 1;
-        fclose(f);
         if ((ret = ff_nic_header_parse(&h, buf, size, NULL)) < 0 ||
             (ret = ff_nic_check_header(m, &h, size, NULL)) < 0 ||
             (ret = ff_nic_decode_latents(m, &h, buf + NIC_HEADER_SIZE, &lat, &exec, NULL)) < 0) {
@@ -424,8 +425,7 @@ int main(int argc, char **argv)
                          4 * ((h.width + 63) >> 6)))
             return 1;
         ff_nic_latents_free(&lat);
-        free(buf);
-        buf = NULL;
+        av_freep(&buf);
     } else if (!strcmp(argv[1], "grad") && argc == 7) {
         if (read_pnm(argv[5], &img) < 0)
             return 1;
