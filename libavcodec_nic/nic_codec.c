@@ -306,11 +306,6 @@ int ff_nic_encode_image(const NicModel *m, int quality, const NicOptimizeParams 
 
     if ((ret = check_encode_args(m, quality, img, logctx)) < 0)
         return ret;
-    if (opt && m->arch == NIC_ARCH_CONTEXT) {
-        av_log(logctx, AV_LOG_ERROR, "model %s: latent optimization is not supported\n",
-               m->name);
-        return AVERROR(ENOSYS);
-    }
     geometry(&g, img->width, img->height);
     plane = (size_t)g.hl * g.wl;
     ff_nic_rans_enc_init(&enc);
