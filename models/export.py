@@ -10,7 +10,8 @@ Weights of the transforms are stored as F16 unless --f32; every CDF table is
 computed here, once, as integers.  --context writes context.gguf: the
 hyperprior's transforms (--hyperprior, the checkpoint the context model was
 trained on) with the context entropy model of a models/ctxfit.py
-checkpoint; --context-fresh the same with an untrained context model of that
+checkpoint, or the fine-tuned transforms and context model of a
+models/ctxtune.py checkpoint; --context-fresh the same with an untrained context model of that
 prior, its activation steps set on the latents of samples/ (what the parity
 checks use: the integer path does not need trained weights to be exact)."""
 import argparse
@@ -22,7 +23,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nic import ctxfile, ctxint, entropy, gguf, intpath, mixcdf  # noqa: E402
-from nic.checkpoint import candidates, load_newest, model_from, total_steps  # noqa: E402
+from nic.checkpoint import candidates, load, load_newest, model_from, total_steps  # noqa: E402
 from nic.context import ContextModel  # noqa: E402
 from nic.layers import GDN  # noqa: E402
 
@@ -229,13 +230,16 @@ def fresh_context(hp, prior, seed=23):
 def export_context(hp_path, ctx_path, prior, out_path, f16=True):
     """context.gguf: the hyperprior's transforms, hyper analysis and z prior
     with the context entropy model (docs/model-format.md, "Context model")."""
-    hp_ck = torch.load(hp_path, map_location="cpu")
+    ck = load(ctx_path) if ctx_path else {}
+    if "hyperprior" in ck:  # ctxtune.py: the transforms were fine-tuned with it
+        hp_ck, hp_path = ck["hyperprior"], ctx_path
+    else:
+        hp_ck = load(hp_path)
     hp = model_from(hp_ck)
     check_widths(hp, hp_path)
     if hp.arch != "hyperprior":
         raise SystemExit(f"{hp_path} is not a hyperprior")
     if ctx_path:
-        ck = torch.load(ctx_path, map_location="cpu")
         cfg = ck["config"]
         model = ContextModel(cfg["n"], cfg["m"], cfg["groups"], cfg["mixture"], cfg["hidden"])
         model.load_state_dict(ck["model"])
@@ -251,8 +255,12 @@ def export_context(hp_path, ctx_path, prior, out_path, f16=True):
     tensors += hyper_tables(hp)
     tensors += ctxfile.tensors(ip, mixcdf.Tables())
     kind = "gaussian" if model.mixture == 1 else f"mixture of {model.mixture} Gaussians"
+    fit_steps = int(ck.get("ctxfit_steps", ctx_steps))
     data = (training_data(hp_ck) + f"; then the context entropy model ({kind}) alone, "
-            f"{ctx_steps} steps on the latents of whole training images (models/ctxfit.py)")
+            f"{fit_steps} steps on the latents of whole training images (models/ctxfit.py)")
+    if ck.get("e2e_steps"):
+        data += (f"; then everything end to end, {ck['e2e_steps']} steps of 8 crops of "
+                 f"{ck['args']['crop']}x{ck['args']['crop']} (models/ctxtune.py)")
     meta = base_metadata("context", CONTEXT_INDEX, "context", hp,
                          training_steps(hp_ck) + ctx_steps, data)
     meta.append(("nic.scale_levels", gguf.T_UINT32, entropy.SCALE_LEVELS))
