@@ -187,11 +187,15 @@ def write_json(path, obj):
 
 
 def find_model_files(model):
-    """Model weight files that may be what the ffmpeg build loads (the
-    installed ones and models/): hashed into the nic cache key so that new
-    weights invalidate old numbers."""
-    dirs = [os.environ.get("NIC_MODEL_DIR", ""),
-            os.path.join(REPO, "build", "install", "share", "ffmpeg", "nic"),
+    """Model weight files that may be what the ffmpeg build loads: the
+    first found along NIC_MODEL_PATH where it is set (the codec reads only
+    that), else the installed ones and models/; hashed into the nic cache
+    key so that new weights invalidate old numbers."""
+    env = os.environ.get("NIC_MODEL_PATH", "")
+    if env:
+        found = [os.path.join(d, model + ".gguf") for d in env.split(":") if d]
+        return [f for f in found if os.path.isfile(f)][:1]
+    dirs = [os.path.join(REPO, "build", "install", "share", "ffmpeg", "nic"),
             os.path.join(REPO, "models")]
     found = [os.path.join(d, model + ".gguf") for d in dirs if d]
     return sorted(set(f for f in found if os.path.isfile(f)))
