@@ -13,7 +13,9 @@ curves averaged over the images, the BD-rate of each image, the mean rate
 and PSNR change at each quality, and the mean encode wall time.  --crop
 takes the centre WxH of each image.  Measurements are cached in --cache
 (keyed by the nictool and model files' sizes and times, image, crop,
-quality and effort)."""
+quality and effort).  --results DIR also writes each level's curve
+as DIR/nic-MODEL-effortE.json in eval.py's layout, which `eval.py
+--report` tabulates against effort 0 (nic-MODEL.json) and plots."""
 import argparse
 import json
 import os
@@ -28,6 +30,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bdrate import bd_rate  # noqa: E402
+from metrics import ms_ssim_rgb  # noqa: E402
 
 
 def stamp(path):
@@ -45,6 +48,8 @@ def main():
     p.add_argument("--crop", type=int, nargs=2, metavar=("W", "H"))
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--cache", default="build/eval/effort-cache.json")
+    p.add_argument("--results", metavar="DIR",
+                   help="write the curves as DIR/nic-MODEL-effortE.json (full images only)")
     p.add_argument("images", nargs="+")
     args = p.parse_args()
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
@@ -65,7 +70,7 @@ def main():
 
     def one(name, q, effort):
         key = f"{tool}|{name}|{crop}|{q}|{effort}"
-        if key in cache:
+        if len(cache.get(key, ())) == 4:
             return cache[key]
         stem = os.path.join(tmp, f"{name}-{q}-{effort.replace(':', '_')}")
         cmd = [args.nictool, "encode", args.model, str(q), srcs[name], stem + ".nic", effort]
@@ -78,7 +83,7 @@ def main():
         a = np.asarray(Image.open(srcs[name]), dtype=np.float64)
         b = np.asarray(Image.open(stem + ".ppm"), dtype=np.float64)
         rec = [os.path.getsize(stem + ".nic") * 8 / (a.shape[0] * a.shape[1]),
-               10 * np.log10(255 ** 2 / np.mean((a - b) ** 2)), dt]
+               10 * np.log10(255 ** 2 / np.mean((a - b) ** 2)), dt, float(ms_ssim_rgb(a, b))]
         os.remove(stem + ".nic")
         os.remove(stem + ".ppm")
         cache[key] = rec
@@ -103,8 +108,32 @@ def main():
               f"/{np.mean([res[(n, q, e)][1] - res[(n, q, '0')][1] for n in names]):+.2f} dB"
               for q in qs]
         t = np.mean([res[(n, q, e)][2] for n in names for q in qs])
+        if args.results and e != "0":
+            write_curve(args, names, qs, res, e, curve)
         print(f"effort {e}: BD-rate {avg:+.2f}% (per image {' '.join(f'{v:+.1f}' for v in per)}); "
               f"{', '.join(dq)}; encode {t:.1f} s (1 thread, wall)")
+
+
+def write_curve(args, names, qs, res, effort, curve):
+    """DIR/nic-MODEL-effortE.json in eval.py's layout: the mean over the
+    images (eval.py's report compares it with nic-MODEL.json, effort 0
+    through ffmpeg, which codes the same streams)."""
+    if args.crop:
+        raise SystemExit("--results: full images only")
+    model = os.path.splitext(os.path.basename(args.model))[0]
+    os.makedirs(args.results, exist_ok=True)
+    for e in [effort]:
+        d = {"name": f"nic {model} effort {e}",
+             "description": f"nictool encode {model}.gguf Q IN OUT {e}, 1 thread "
+                            f"(tools/eval/effort.py); nictool decode",
+             "kind": "nic", "dataset": "kodak", "images": len(names),
+             "quality_param": "q", "quality": list(qs),
+             "results": {"bpp": curve(names, e, 0), "psnr-rgb": curve(names, e, 1),
+                         "ms-ssim-rgb": curve(names, e, 3),
+                         "encoding_time": curve(names, e, 2)}}
+        path = os.path.join(args.results, f"nic-{model}-effort{e}.json")
+        with open(path, "w") as f:
+            json.dump(d, f, indent=2, default=float)
 
 
 if __name__ == "__main__":
