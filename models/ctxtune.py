@@ -33,7 +33,7 @@ import torch.nn as nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import train  # noqa: E402
-from nic import data, nets, optim  # noqa: E402
+from nic import data, nets, optim, photos  # noqa: E402
 from nic.checkpoint import load, model_from, save_atomic  # noqa: E402
 from nic.context import ContextModel  # noqa: E402
 from nic.intlayers import Act8  # noqa: E402
@@ -54,6 +54,10 @@ def parse_args():
     p.add_argument("--steps", type=int, default=6000)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--photos", action="store_true",
+                   help="also crop from nic/photos.py's photographs, as train.py --photos")
+    p.add_argument("--q-weights", default=None,
+                   help="sampling weights of the qualities, as train.py --q-weights")
     p.add_argument("--lr", type=float, default=1e-4, help="the transforms' learning rate")
     p.add_argument("--ctx-lr-scale", type=float, default=1.0,
                    help="the context networks' learning rate, relative")
@@ -145,6 +149,9 @@ def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
     crops = data.Crops(args.cache, args.crop)
+    if args.photos:
+        pics, _ = photos.load(os.path.join(os.path.dirname(args.cache), "photos.npz"))
+        crops.train += [a for a in pics if min(a.shape[:2]) >= args.crop]
     val = crops.val_crops()
     state_rng = np.random.Generator(np.random.PCG64(4242))
     if os.path.exists(args.out):
@@ -176,6 +183,7 @@ def main():
         state_rng.bit_generator.state = ck["q_rng"]
         torch.set_rng_state(ck["torch_rng"])
         step = int(ck["e2e_steps"])
+    draw_quality = train.quality_sampler(args.q_weights, joint.qualities, state_rng)
     use_bf16 = (train.native_bf16() if args.bf16 == "auto" else bool(int(args.bf16)))
 
     def save():
@@ -208,7 +216,7 @@ def main():
             lr *= 0.1
         for g in opt.param_groups:
             g["lr"] = lr * g["lr_scale"]
-        q = int(state_rng.integers(joint.qualities))
+        q = draw_quality()
         x = train.to_tensor(crops.batch(args.batch), "cpu")
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
             out = joint(x, q)
