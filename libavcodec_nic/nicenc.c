@@ -49,7 +49,11 @@ static av_cold int nic_encode_init(AVCodecContext *avctx)
     NicEncContext *s = avctx->priv_data;
     int ret;
 
-    if ((ret = ff_nic_model_open(&s->model, s->model_name, s->model_dir, avctx)) < 0)
+    /* context codes smaller files than hyperprior at effort 0; with a
+     * higher effort hyperprior does (context's latent cannot be optimized) */
+    if ((ret = ff_nic_model_open(&s->model, s->model_name ? s->model_name :
+                                 s->effort > 0 ? "hyperprior" : "context",
+                                 s->model_dir, avctx)) < 0)
         return ret;
     /* -q:v sets global_quality in lambda units with the QSCALE flag;
      * -global_quality sets it directly; the private option wins. */
@@ -131,8 +135,9 @@ static av_cold int nic_encode_close(AVCodecContext *avctx)
 #define OFFSET(x) offsetof(NicEncContext, x)
 #define VE AV_OPT_FLAG_VIDEO_PARAM | AV_OPT_FLAG_ENCODING_PARAM
 static const AVOption options[] = {
-    { "model", "model: factorized, hyperprior, hyperprior-msssim or context",
-      OFFSET(model_name), AV_OPT_TYPE_STRING, { .str = "hyperprior" }, 0, 0, VE },
+    { "model", "model: factorized, hyperprior, hyperprior-msssim or context; "
+      "default: context, or hyperprior with -effort",
+      OFFSET(model_name), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
     { "quality", "quality index, 0 (smallest files) to 7; default: -q:v / -global_quality, else 4",
       OFFSET(quality), AV_OPT_TYPE_INT, { .i64 = -1 }, -1, 63, VE },
     { "effort", "encoder effort: 0 codes the analysis transform's latent; 1 to 3 optimize it "

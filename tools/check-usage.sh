@@ -71,6 +71,20 @@ run "-model hyperprior-msssim" $FF -i photo.jpg -c:v nic -model hyperprior-msssi
     expect "-model hyperprior-msssim" ms.nic "nic 96x64 1"
 run "-model factorized" $FF -i photo.jpg -c:v nic -model factorized fa.nic &&
     expect "-model factorized" fa.nic "nic 96x64 1"
+# the default model: context, or hyperprior with -effort (the header's
+# model index, bytes 10-11, docs/bitstream.md)
+model_of() { od -An -tu1 -j 11 -N 1 "$1" | tr -d ' '; }
+run "-effort 1" $FF -i photo.jpg -c:v nic -effort 1 e1.nic
+for t in "photo.jpg.nic 4 context" "e1.nic 2 hyperprior with -effort 1"; do
+    f=${t%% *} rest=${t#* }
+    want=${rest%% *} what=${rest#* }
+    if [ "$(model_of "$f")" = "$want" ]; then
+        echo "  ok    default model: $what"
+    else
+        echo "  FAIL  default model: $f has model $(model_of "$f"), expected $want ($what)"
+        fails=$((fails + 1))
+    fi
+done
 # what alpha becomes: dropped, the colour channels kept
 if [ "$(field alpha.png.back.png pix_fmt)" = rgb24 ]; then
     echo "  ok    alpha: decodes as rgb24 (alpha dropped)"
