@@ -27,7 +27,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import export  # noqa: E402
-from nic import ctxdata, ctxint, data, entropy, intpath, mixcdf  # noqa: E402
+from nic import ctxdata, ctxint, data, entropy, intpath, mixcdf, optim  # noqa: E402
 from nic.checkpoint import model_from, save_atomic  # noqa: E402
 from nic.context import ContextModel  # noqa: E402
 
@@ -165,11 +165,7 @@ def train(args, hp, train_maps, held):
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.update(now=True))
     while step < args.steps and not stop["now"]:
-        lr = args.lr * min(1.0, (step + 1) / args.warmup)
-        if step >= args.decay_at * args.steps:
-            lr *= 0.1
-        for g in opt.param_groups:
-            g["lr"] = lr * g["lr_scale"]
+        lr = optim.set_lr(opt, step, args.lr, args.warmup, args.decay_at * args.steps)
         q = int(q_rng.integers(hp.qualities))
         y, z = batches.batch(args.batch, q)
         lik, _ = model(y * hp.gains.gain(q).detach(), z)

@@ -35,7 +35,7 @@ sys.path.insert(0, HERE)
 import train  # noqa: E402
 from nic import data, nets, optim, photos  # noqa: E402
 from nic.checkpoint import load, model_from, save_atomic  # noqa: E402
-from nic.context import ContextModel  # noqa: E402
+from nic.context import context_from  # noqa: E402
 from nic.intlayers import Act8  # noqa: E402
 from nic.layers import round_ste  # noqa: E402
 from nic.metrics import psnr  # noqa: E402
@@ -113,18 +113,6 @@ def param_groups(joint, ctx_scale):
             {"params": list(joint.ctx.parameters()), "lr_scale": ctx_scale}]
 
 
-def build(args):
-    """(joint model, hyperprior checkpoint dict, ctxfit steps) of a fresh
-    run, from --init and --hyperprior."""
-    hp_ck = load(args.hyperprior)
-    hp = model_from(hp_ck)
-    ck = load(args.init)
-    cfg = ck["config"]
-    ctx = ContextModel(cfg["n"], cfg["m"], cfg["groups"], cfg["mixture"], cfg["hidden"])
-    ctx.load_state_dict(ck["model"])
-    return Joint(hp, ctx), hp_ck, int(ck["steps"])
-
-
 @torch.no_grad()
 def evaluate(joint, crops, qualities):
     """bpp (float likelihoods of the rounded latents) and PSNR of the
@@ -154,18 +142,13 @@ def main():
         crops.train += [a for a in pics if min(a.shape[:2]) >= args.crop]
     val = crops.val_crops()
     state_rng = np.random.Generator(np.random.PCG64(4242))
-    if os.path.exists(args.out):
-        ck = load(args.out)
-        hp_ck = ck["hyperprior"]
-        hp = nets.build(hp_ck["config"])
-        hp.load_state_dict(hp_ck["model"])
-        cfg = ck["config"]
-        ctx = ContextModel(cfg["n"], cfg["m"], cfg["groups"], cfg["mixture"], cfg["hidden"])
-        ctx.load_state_dict(ck["model"])
-        joint, fit_steps = Joint(hp, ctx), int(ck["ctxfit_steps"])
-    else:
-        ck = None
-        joint, hp_ck, fit_steps = build(args)
+    # this run's own checkpoint, or a fresh run from --init and --hyperprior
+    resume = os.path.exists(args.out)
+    ck = load(args.out if resume else args.init)
+    hp_ck = ck["hyperprior"] if resume else load(args.hyperprior)
+    fit_steps = int(ck["ctxfit_steps" if resume else "steps"])
+    joint = Joint(model_from(hp_ck), context_from(ck))
+    if not resume:
         torch.manual_seed(5)
     for m in joint.ctx.modules():
         if isinstance(m, Act8):
@@ -176,7 +159,7 @@ def main():
     aux_opt = torch.optim.Adam([p for n, p in joint.hp.named_parameters()
                                 if n.endswith("quantiles")], lr=1e-2)
     step = 0
-    if ck is not None:
+    if resume:
         opt.load_state_dict(ck["opt"])
         aux_opt.load_state_dict(ck["aux_opt"])
         crops.rng.bit_generator.state = ck["data_rng"]
@@ -203,19 +186,20 @@ def main():
     logf = open(args.log, "a")
     print(f"context end to end: step {step} of {args.steps} (after {fit_steps} ctxfit "
           f"steps), lr {args.lr:g}, bf16 {use_bf16}, {args.threads} threads", flush=True)
-    if step == 0:
+
+    def log_eval():
         ev = evaluate(joint, val, [0, joint.qualities // 2, joint.qualities - 1])
-        logf.write(json.dumps({"step": 0, "eval": ev}) + "\n")
+        logf.write(json.dumps({"step": step, "eval": ev}) + "\n")
+        logf.flush()
         print("eval", json.dumps(ev), flush=True)
+
+    if step == 0:
+        log_eval()
     joint.train()
     window = []
     while step < args.steps and not stop["now"]:
         t0 = time.time()
-        lr = args.lr * min(1.0, (step + 1) / args.warmup)
-        if step >= args.decay_at * args.steps:
-            lr *= 0.1
-        for g in opt.param_groups:
-            g["lr"] = lr * g["lr_scale"]
+        lr = optim.set_lr(opt, step, args.lr, args.warmup, args.decay_at * args.steps)
         q = draw_quality()
         x = train.to_tensor(crops.batch(args.batch), "cpu")
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
@@ -239,10 +223,7 @@ def main():
         if step % args.save_every == 0:
             save()
         if step % args.eval_every == 0:
-            ev = evaluate(joint, val, [0, joint.qualities // 2, joint.qualities - 1])
-            logf.write(json.dumps({"step": step, "eval": ev}) + "\n")
-            logf.flush()
-            print("eval", json.dumps(ev), flush=True)
+            log_eval()
     save()
     if stop["now"]:
         raise SystemExit(f"stopped at step {step}; {args.out} continues it")

@@ -11,8 +11,8 @@ computed here, once, as integers.  --context writes context.gguf: the
 hyperprior's transforms (--hyperprior, the checkpoint the context model was
 trained on) with the context entropy model of a models/ctxfit.py
 checkpoint, or the fine-tuned transforms and context model of a
-models/ctxtune.py checkpoint; --context-fresh the same with an untrained context model of that
-prior, its activation steps set on the latents of samples/ (what the parity
+models/ctxtune.py checkpoint; --context-fresh the same with an untrained
+context model of that prior, its activation steps set on the latents of samples/ (what the parity
 checks use: the integer path does not need trained weights to be exact)."""
 import argparse
 import os
@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nic import ctxfile, ctxint, entropy, gguf, intpath, mixcdf  # noqa: E402
 from nic.checkpoint import candidates, load, load_newest, model_from, total_steps  # noqa: E402
-from nic.context import ContextModel  # noqa: E402
+from nic.context import ContextModel, context_from  # noqa: E402
 from nic.layers import GDN  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -240,13 +240,10 @@ def export_context(hp_path, ctx_path, prior, out_path, f16=True):
     if hp.arch != "hyperprior":
         raise SystemExit(f"{hp_path} is not a hyperprior")
     if ctx_path:
-        cfg = ck["config"]
-        model = ContextModel(cfg["n"], cfg["m"], cfg["groups"], cfg["mixture"], cfg["hidden"])
-        model.load_state_dict(ck["model"])
-        model.eval()
+        model = context_from(ck).eval()
         ctx_steps = int(ck["steps"])
-        if (cfg["n"], cfg["m"]) != (hp.n, hp.m):
-            raise SystemExit(f"{ctx_path} is for N, M = {cfg['n']}, {cfg['m']}, "
+        if (model.n, model.m) != (hp.n, hp.m):
+            raise SystemExit(f"{ctx_path} is for N, M = {model.n}, {model.m}, "
                              f"{hp_path} has {hp.n}, {hp.m}")
     else:
         model, ctx_steps = fresh_context(hp, prior), 0

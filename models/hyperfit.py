@@ -138,11 +138,7 @@ def main():
         if args.minutes and time.time() - t_start > args.minutes * 60:
             break
         t0 = time.time()
-        lr = args.lr * min(1.0, (step + 1) / args.warmup)
-        if step >= args.decay_at * args.steps:
-            lr *= 0.1
-        for g in opt.param_groups:
-            g["lr"] = lr * g["lr_scale"]
+        lr = optim.set_lr(opt, step, args.lr, args.warmup, args.decay_at * args.steps)
         q = int(q_rng.integers(model.qualities))
         loss = hyperfit.rate_bpp(model, crops.batch(args.batch), q)
         _, aux = optim.update(model, q, loss, opt, aux_opt, weights + dens)

@@ -248,3 +248,12 @@ class ContextModel(nn.Module):
         """y_hat (on the 1/MEAN_ONE grid) as the integer a context network
         reads."""
         return torch.clamp(torch.round(y_hat * mixcdf.MEAN_ONE), -Y_IN_MAX, Y_IN_MAX)
+
+
+def context_from(ck):
+    """The context model a models/ctxfit.py or models/ctxtune.py checkpoint
+    holds, with its weights (in training mode)."""
+    cfg = ck["config"]
+    model = ContextModel(cfg["n"], cfg["m"], cfg["groups"], cfg["mixture"], cfg["hidden"])
+    model.load_state_dict(ck["model"])
+    return model

@@ -1,4 +1,4 @@
-"""The update shared by the trainer and hyperfit.py."""
+"""The update and learning-rate schedule shared by the trainers."""
 import torch
 
 
@@ -15,3 +15,15 @@ def update(model, q, loss, opt, aux_opt, params, clip=1.0):
     aux.backward()
     aux_opt.step()
     return gnorm, aux
+
+
+def set_lr(opt, step, lr, warmup, decay_from):
+    """Linear warm-up to lr over `warmup` steps, a tenth of it from step
+    `decay_from` on; sets every parameter group's rate (lr times the
+    group's "lr_scale") and returns the base rate."""
+    lr = lr * min(1.0, (step + 1) / warmup)
+    if step >= decay_from:
+        lr *= 0.1
+    for g in opt.param_groups:
+        g["lr"] = lr * g["lr_scale"]
+    return lr
