@@ -52,6 +52,8 @@ def main():
                    help="write the curves as DIR/nic-MODEL-effortE.json (full images only)")
     p.add_argument("images", nargs="+")
     args = p.parse_args()
+    if args.results and args.crop:
+        p.error("--results writes full-image curves: not with --crop")
     cache = json.load(open(args.cache)) if os.path.exists(args.cache) else {}
     os.makedirs(os.path.dirname(os.path.abspath(args.cache)), exist_ok=True)
     tool = f"{stamp(args.nictool)}|{stamp(args.model)}"
@@ -118,22 +120,18 @@ def write_curve(args, names, qs, res, effort, curve):
     """DIR/nic-MODEL-effortE.json in eval.py's layout: the mean over the
     images (eval.py's report compares it with nic-MODEL.json, effort 0
     through ffmpeg, which codes the same streams)."""
-    if args.crop:
-        raise SystemExit("--results: full images only")
     model = os.path.splitext(os.path.basename(args.model))[0]
+    e = effort
+    d = {"name": f"nic {model} effort {e}",
+         "description": f"nictool encode {model}.gguf Q IN OUT {e}, 1 thread "
+                        f"(tools/eval/effort.py); nictool decode",
+         "kind": "nic", "dataset": "kodak", "images": len(names),
+         "quality_param": "q", "quality": list(qs),
+         "results": {"bpp": curve(names, e, 0), "psnr-rgb": curve(names, e, 1),
+                     "ms-ssim-rgb": curve(names, e, 3), "encoding_time": curve(names, e, 2)}}
     os.makedirs(args.results, exist_ok=True)
-    for e in [effort]:
-        d = {"name": f"nic {model} effort {e}",
-             "description": f"nictool encode {model}.gguf Q IN OUT {e}, 1 thread "
-                            f"(tools/eval/effort.py); nictool decode",
-             "kind": "nic", "dataset": "kodak", "images": len(names),
-             "quality_param": "q", "quality": list(qs),
-             "results": {"bpp": curve(names, e, 0), "psnr-rgb": curve(names, e, 1),
-                         "ms-ssim-rgb": curve(names, e, 3),
-                         "encoding_time": curve(names, e, 2)}}
-        path = os.path.join(args.results, f"nic-{model}-effort{e}.json")
-        with open(path, "w") as f:
-            json.dump(d, f, indent=2, default=float)
+    with open(os.path.join(args.results, f"nic-{model}-effort{e}.json"), "w") as f:
+        json.dump(d, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -197,7 +197,7 @@ def find_model_files(model):
         return [f for f in found if os.path.isfile(f)][:1]
     dirs = [os.path.join(REPO, "build", "install", "share", "ffmpeg", "nic"),
             os.path.join(REPO, "models")]
-    found = [os.path.join(d, model + ".gguf") for d in dirs if d]
+    found = [os.path.join(d, model + ".gguf") for d in dirs]
     return sorted(set(f for f in found if os.path.isfile(f)))
 
 
