@@ -287,7 +287,8 @@ check-bitexact: ffmpeg $(NICTOOL)
 # gradient -effort follows (nic_nn_grad.c) against torch.autograd; the
 # context model: its streams and decoded latents bit for bit against the
 # integer reference (models/ctxparity.py), for the installed context.gguf
-# and for untrained models of both priors (export.py --context-fresh).
+# and context-msssim.gguf and for untrained models of both priors
+# (export.py --context-fresh).
 PARITY_IMAGES ?= $(wildcard $(ROOT)/samples/*.png)
 CTX_FRESH := $(BUILDDIR)/ctx-fresh
 check-parity: $(NICTOOL)
@@ -304,8 +305,8 @@ check-parity: $(NICTOOL)
 		mkdir -p $(CTX_FRESH)-$$p; \
 		/usr/bin/python3 $(ROOT)/models/export.py --context-fresh $$p --out $(CTX_FRESH)-$$p; \
 	done
-	set -e; for m in $(wildcard $(NIC_MODEL_PATH)/context.gguf) $(CTX_FRESH)-gaussian/context.gguf \
-			$(CTX_FRESH)-gmm/context.gguf; do \
+	set -e; for m in $(wildcard $(NIC_MODEL_PATH)/context.gguf $(NIC_MODEL_PATH)/context-msssim.gguf) \
+			$(CTX_FRESH)-gaussian/context.gguf $(CTX_FRESH)-gmm/context.gguf; do \
 		/usr/bin/python3 $(ROOT)/models/ctxparity.py --nictool $(NICTOOL) \
 			--model $$m --quality 0 7 -- $(PARITY_IMAGES); \
 	done

@@ -27,7 +27,7 @@
 #define NIC_HEADER_SIZE 24
 #define NIC_VERSION     1
 /** Model indices are 1 .. NIC_MODEL_MAX_INDEX. */
-#define NIC_MODEL_MAX_INDEX 4
+#define NIC_MODEL_MAX_INDEX 5
 
 enum NicImageType {
     NIC_TYPE_GRAY = 0,

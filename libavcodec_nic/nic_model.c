@@ -977,6 +977,7 @@ static const struct {
     { "hyperprior",        2 },
     { "hyperprior-msssim", 3 },
     { "context",           4 },
+    { "context-msssim",    5 },
 };
 
 const char *ff_nic_model_name(int index)

@@ -135,7 +135,7 @@ static av_cold int nic_encode_close(AVCodecContext *avctx)
 #define OFFSET(x) offsetof(NicEncContext, x)
 #define VE AV_OPT_FLAG_VIDEO_PARAM | AV_OPT_FLAG_ENCODING_PARAM
 static const AVOption options[] = {
-    { "model", "model: factorized, hyperprior, hyperprior-msssim or context; "
+    { "model", "model: factorized, hyperprior, hyperprior-msssim, context or context-msssim; "
       "default: context, or hyperprior with -effort",
       OFFSET(model_name), AV_OPT_TYPE_STRING, { .str = NULL }, 0, 0, VE },
     { "quality", "quality index, 0 (smallest files) to 7; default: -q:v / -global_quality, else 4",

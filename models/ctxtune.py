@@ -18,7 +18,13 @@ as ctxfit.py trains it.  The context inputs are the rounded latents (no
 gradient flows through them), and the integer networks' activation steps
 stay those ctxfit.py tracked on whole images (128x128 crops would shrink
 them).  `export.py --context models/ckpt/context-e2e.pt` writes
-context.gguf from the result."""
+context.gguf from the result.
+
+--init may also be an earlier ctxtune.py checkpoint: a derived run starts
+from its transforms and context networks.  With --metric ms-ssim the
+distortion is 1 - MS-SSIM at the MS-SSIM lambdas (train.py's), which
+derives the MS-SSIM variant from the context model as hyperprior-msssim
+was derived from the hyperprior; export.py names it context-msssim."""
 import argparse
 import json
 import os
@@ -38,19 +44,21 @@ from nic.checkpoint import load, model_from, save_atomic  # noqa: E402
 from nic.context import context_from  # noqa: E402
 from nic.intlayers import Act8  # noqa: E402
 from nic.layers import round_ste  # noqa: E402
-from nic.metrics import psnr  # noqa: E402
+from nic.metrics import ms_ssim, psnr  # noqa: E402
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--init", default=os.path.join(HERE, "ckpt", "context-gmm.pt"),
-                   help="the ctxfit.py checkpoint a fresh run starts from")
+                   help="the ctxfit.py (or ctxtune.py) checkpoint a fresh run starts from")
     p.add_argument("--hyperprior", default=os.path.join(HERE, "checkpoints", "hyperprior.pt"),
                    help="the hyperprior that checkpoint was trained on")
     p.add_argument("--out", default=os.path.join(HERE, "ckpt", "context-e2e.pt"))
     p.add_argument("--log", default=os.path.join(HERE, "runs", "context-e2e.jsonl"))
     p.add_argument("--cache", default=os.path.join(HERE, "cache", "train-x2.npz"))
+    p.add_argument("--metric", choices=sorted(nets.LAMBDAS), default=None,
+                   help="the distortion to train for (default: the start's)")
     p.add_argument("--steps", type=int, default=6000)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=128)
@@ -121,14 +129,19 @@ def evaluate(joint, crops, qualities):
     x = train.to_tensor(crops, "cpu")
     res = {}
     for q in qualities:
-        bits = mse = 0.0
+        bits = mse = mss = 0.0
         for i in range(0, x.shape[0], 4):
             xi = x[i:i + 4]
             out = joint(xi, q)
             bits += float(nets.bits(out["likelihoods"]))
-            mse += float(torch.mean((xi - out["x_hat"].clamp(0, 1)) ** 2)) * xi.shape[0]
+            x_hat = out["x_hat"].clamp(0, 1)
+            mse += float(torch.mean((xi - x_hat) ** 2)) * xi.shape[0]
+            if joint.metric != "mse":
+                mss += float(ms_ssim(xi, x_hat)) * xi.shape[0]
         n = x.shape[0]
         res[q] = {"bpp": bits / (n * x.shape[2] * x.shape[3]), "psnr": psnr(mse / n)}
+        if joint.metric != "mse":
+            res[q]["ms_ssim"] = mss / n
     joint.train()
     return res
 
@@ -145,9 +158,19 @@ def main():
     # this run's own checkpoint, or a fresh run from --init and --hyperprior
     resume = os.path.exists(args.out)
     ck = load(args.out if resume else args.init)
-    hp_ck = ck["hyperprior"] if resume else load(args.hyperprior)
-    fit_steps = int(ck["ctxfit_steps" if resume else "steps"])
-    joint = Joint(model_from(hp_ck), context_from(ck))
+    tuned = "hyperprior" in ck  # this run's checkpoint, or a derived run's start
+    hp_ck = ck["hyperprior"] if tuned else load(args.hyperprior)
+    fit_steps = int(ck["ctxfit_steps" if tuned else "steps"])
+    # end-to-end steps of the run a derived one started from
+    base_steps = int(ck.get("base_e2e_steps", 0)) + (0 if resume or not tuned
+                                                      else int(ck["e2e_steps"]))
+    hp = model_from(hp_ck)
+    if args.metric and args.metric != hp.metric:
+        if resume:
+            raise SystemExit(f"{args.out} trains for {hp.metric}, not {args.metric}")
+        hp_ck = hp_ck | {"config": dict(hp_ck["config"], metric=args.metric)}
+        hp = model_from(hp_ck | {"model": hp.state_dict()})
+    joint = Joint(hp, context_from(ck))
     if not resume:
         torch.manual_seed(5)
     for m in joint.ctx.modules():
@@ -172,7 +195,8 @@ def main():
     def save():
         hp_rec = {k: v for k, v in hp_ck.items() if k not in ("model", "opt_named")}
         save_atomic({"config": joint.ctx.config(), "model": joint.ctx.state_dict(),
-                     "steps": fit_steps + step, "ctxfit_steps": fit_steps, "e2e_steps": step,
+                     "steps": fit_steps + base_steps + step, "ctxfit_steps": fit_steps,
+                     "base_e2e_steps": base_steps, "e2e_steps": step,
                      "hyperprior": hp_rec | {"model": joint.hp.state_dict()},
                      "opt": opt.state_dict(), "aux_opt": aux_opt.state_dict(),
                      "data_rng": crops.rng.bit_generator.state,
@@ -184,8 +208,9 @@ def main():
         signal.signal(sig, lambda *_: stop.update(now=True))
     os.makedirs(os.path.dirname(args.log), exist_ok=True)
     logf = open(args.log, "a")
-    print(f"context end to end: step {step} of {args.steps} (after {fit_steps} ctxfit "
-          f"steps), lr {args.lr:g}, bf16 {use_bf16}, {args.threads} threads", flush=True)
+    print(f"context end to end ({joint.metric}): step {step} of {args.steps} (after "
+          f"{fit_steps} ctxfit and {base_steps} earlier end-to-end steps), lr {args.lr:g}, "
+          f"bf16 {use_bf16}, {args.threads} threads", flush=True)
 
     def log_eval():
         ev = evaluate(joint, val, [0, joint.qualities // 2, joint.qualities - 1])

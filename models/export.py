@@ -11,7 +11,8 @@ computed here, once, as integers.  --context writes context.gguf: the
 hyperprior's transforms (--hyperprior, the checkpoint the context model was
 trained on) with the context entropy model of a models/ctxfit.py
 checkpoint, or the fine-tuned transforms and context model of a
-models/ctxtune.py checkpoint; --context-fresh the same with an untrained
+models/ctxtune.py checkpoint (context-msssim.gguf when it was trained for
+MS-SSIM, `ctxtune.py --metric ms-ssim`); --context-fresh the same with an untrained
 context model of that prior, its activation steps set on the latents of samples/ (what the parity
 checks use: the integer path does not need trained weights to be exact)."""
 import argparse
@@ -29,7 +30,7 @@ from nic.layers import GDN  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL_INDEX = {"factorized": 1, "hyperprior": 2, "hyperprior-msssim": 3}
-CONTEXT_INDEX = 4
+CONTEXT_INDEX = {"mse": 4, "ms-ssim": 5}  # context, context-msssim
 CONTEXT_PRIORS = {"gaussian": 1, "gmm": 3}
 TRAINING_DATA = ("BSDS500, ImageNet sample (1000), SUN (80), Urban100 from shared/data/train, "
                  "downsampled x2 with Lanczos; 128x128 random crops")
@@ -227,7 +228,11 @@ def fresh_context(hp, prior, seed=23):
     return model.eval()
 
 
-def export_context(hp_path, ctx_path, prior, out_path, f16=True):
+def context_name(metric):
+    return "context" if metric == "mse" else "context-msssim"
+
+
+def export_context(hp_path, ctx_path, prior, out_dir, f16=True):
     """context.gguf: the hyperprior's transforms, hyper analysis and z prior
     with the context entropy model (docs/model-format.md, "Context model")."""
     ck = load(ctx_path) if ctx_path else {}
@@ -255,15 +260,21 @@ def export_context(hp_path, ctx_path, prior, out_path, f16=True):
     fit_steps = int(ck.get("ctxfit_steps", ctx_steps))
     data = (training_data(hp_ck) + f"; then the context entropy model ({kind}) alone, "
             f"{fit_steps} steps on the latents of whole training images (models/ctxfit.py)")
+    crop = ck.get("args", {}).get("crop")
+    if ck.get("base_e2e_steps"):
+        data += (f"; then everything end to end, {ck['base_e2e_steps']} steps of 8 crops "
+                 "(models/ctxtune.py)")
     if ck.get("e2e_steps"):
-        data += (f"; then everything end to end, {ck['e2e_steps']} steps of 8 crops of "
-                 f"{ck['args']['crop']}x{ck['args']['crop']} (models/ctxtune.py)")
-    meta = base_metadata("context", CONTEXT_INDEX, "context", hp,
+        data += (f"; then everything end to end{' on ' + hp.metric if hp.metric != 'mse' else ''}"
+                 f", {ck['e2e_steps']} steps of 8 crops of {crop}x{crop} (models/ctxtune.py)")
+    name = context_name(hp.metric)
+    meta = base_metadata(name, CONTEXT_INDEX[hp.metric], "context", hp,
                          training_steps(hp_ck) + ctx_steps, data)
     meta.append(("nic.scale_levels", gguf.T_UINT32, entropy.SCALE_LEVELS))
     meta += ctxfile.metadata(ip, model.hidden, gguf)
+    out_path = os.path.join(out_dir, name + ".gguf")
     h = gguf.write(out_path, meta, tensors)
-    print(f"{out_path}: context ({kind}) from {ctx_path or 'a fresh model'} on {hp_path}, "
+    print(f"{out_path}: {name} ({kind}) from {ctx_path or 'a fresh model'} on {hp_path}, "
           f"{ctx_steps} context steps, {os.path.getsize(out_path) / 1e6:.1f} MB, hash {h:08x}")
     return h
 
@@ -277,7 +288,8 @@ def main():
     p.add_argument("--out", default=HERE)
     p.add_argument("--f32", action="store_true", help="store transform weights as F32")
     p.add_argument("--context", metavar="CKPT",
-                   help="write context.gguf from this models/ctxfit.py checkpoint (only)")
+                   help="write context.gguf (context-msssim.gguf for an MS-SSIM one) from"
+                        " this models/ctxfit.py or ctxtune.py checkpoint (only)")
     p.add_argument("--context-fresh", choices=sorted(CONTEXT_PRIORS),
                    help="write context.gguf with an untrained context model of this prior")
     p.add_argument("--hyperprior", default=os.path.join(HERE, "checkpoints", "hyperprior.pt"),
@@ -285,8 +297,8 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.context or args.context_fresh:
-        export_context(args.hyperprior, args.context, args.context_fresh,
-                       os.path.join(args.out, "context.gguf"), f16=not args.f32)
+        export_context(args.hyperprior, args.context, args.context_fresh, args.out,
+                       f16=not args.f32)
         return
     done = 0
     for name in args.models:

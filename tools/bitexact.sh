@@ -11,8 +11,8 @@
 # encoder) and match the encoding side's own reconstruction within +-1 per
 # sample.
 #
-# The context model's y_hat is exact integers: with NICTOOL set (and the
-# model's file in NIC_MODEL_PATH), the latents `nictool latents` decodes
+# The context models' y_hat is exact integers: with NICTOOL set (and the
+# models' files in NIC_MODEL_PATH), the latents `nictool latents` decodes
 # from each stream under both configurations (OpenBLAS kernel and threads,
 # the codec's threads, AVX2 or not) must be identical, byte for byte.
 set -eu
@@ -23,9 +23,11 @@ mkdir -p "$WORK"
 A="Haswell 2 0"
 B="Prescott 1 1"
 MODELS="factorized hyperprior hyperprior-msssim"
-CONTEXT=$(echo "${NIC_MODEL_PATH:-}" | tr : '\n' | while read -r d; do
-    [ -f "$d/context.gguf" ] && echo "$d/context.gguf" && break; done)
-[ -n "$CONTEXT" ] && MODELS="$MODELS context"
+CTXDIR=$(echo "${NIC_MODEL_PATH:-}" | tr : '\n' | while read -r d; do
+    [ -f "$d/context.gguf" ] && echo "$d" && break; done)
+for m in context context-msssim; do
+    [ -n "$CTXDIR" ] && [ -f "$CTXDIR/$m.gguf" ] && MODELS="$MODELS $m"
+done
 pass=0 fail=0 i=0
 
 run() {  # run "CORETYPE THREADS NOAVX2" ffmpeg-args...
@@ -36,12 +38,12 @@ run() {  # run "CORETYPE THREADS NOAVX2" ffmpeg-args...
     OPENBLAS_CORETYPE=$core "$FFMPEG" -nostdin -hide_banner -loglevel error -threads $threads "$@"
 }
 
-latents() {  # latents "CORETYPE THREADS NOAVX2" STREAM OUT: nictool's decoded latents
-    set -- $1 "$2" "$3"
+latents() {  # latents "CORETYPE THREADS NOAVX2" MODEL STREAM OUT: nictool's decoded latents
+    set -- $1 "$2" "$3" "$4"
     flags=
     [ $3 = 1 ] && flags=-avx2
     OPENBLAS_CORETYPE=$1 OPENBLAS_NUM_THREADS=$2 NIC_THREADS=$2 NIC_CPUFLAGS=$flags \
-        "$NICTOOL" latents "$CONTEXT" "$4" "$5"
+        "$NICTOOL" latents "$CTXDIR/$4.gguf" "$5" "$6"
 }
 
 for img in "$@"; do
@@ -58,8 +60,9 @@ for img in "$@"; do
                 continue
             fi
             maxdiff=$("$TINY_PSNR" "$WORK/ref.rgb" "$WORK/other.rgb" | sed -n 's/.*MAXDIFF: *\([0-9]*\).*/\1/p')
-            if [ $model = context ] && [ -n "${NICTOOL:-}" ]; then
-                if ! latents "$enc" "$s" "$WORK/la.bin" || ! latents "$dec" "$s" "$WORK/lb.bin" ||
+            if [ "${model#context}" != "$model" ] && [ -n "${NICTOOL:-}" ]; then
+                if ! latents "$enc" $model "$s" "$WORK/la.bin" ||
+                   ! latents "$dec" $model "$s" "$WORK/lb.bin" ||
                    ! cmp -s "$WORK/la.bin" "$WORK/lb.bin"; then
                     echo "FAIL $(basename "$img") $model q$q $dir: decoded latents differ"
                     fail=$((fail + 1))

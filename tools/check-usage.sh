@@ -71,17 +71,20 @@ run "-model hyperprior-msssim" $FF -i photo.jpg -c:v nic -model hyperprior-msssi
     expect "-model hyperprior-msssim" ms.nic "nic 96x64 1"
 run "-model factorized" $FF -i photo.jpg -c:v nic -model factorized fa.nic &&
     expect "-model factorized" fa.nic "nic 96x64 1"
-# the default model: context, or hyperprior with -effort (the header's
-# model index, bytes 10-11, docs/bitstream.md)
+run "-model context-msssim" $FF -i photo.jpg -c:v nic -model context-msssim cm.nic &&
+    expect "-model context-msssim" cm.nic "nic 96x64 1"
+# the model index, bytes 10-11 of the header (docs/bitstream.md): the
+# default model is context, or hyperprior with -effort
 model_of() { od -An -tu1 -j 11 -N 1 "$1" | tr -d ' '; }
 run "-effort 1" $FF -i photo.jpg -c:v nic -effort 1 e1.nic
-for t in "photo.jpg.nic 4 context" "e1.nic 2 hyperprior with -effort 1"; do
+for t in "photo.jpg.nic 4 context by default" "e1.nic 2 hyperprior with -effort 1" \
+         "cm.nic 5 context-msssim"; do
     f=${t%% *} rest=${t#* }
     want=${rest%% *} what=${rest#* }
     if [ "$(model_of "$f")" = "$want" ]; then
-        echo "  ok    default model: $what"
+        echo "  ok    model index: $what"
     else
-        echo "  FAIL  default model: $f has model $(model_of "$f"), expected $want ($what)"
+        echo "  FAIL  model index: $f has model $(model_of "$f"), expected $want ($what)"
         fails=$((fails + 1))
     fi
 done

@@ -21,7 +21,7 @@ ff -f rawvideo -s ${W}x$H -pix_fmt yuv420p -i "$TREE/tests/data/vsynth1.yuv" -fr
 psnr() { "$TREE/tests/tiny_psnr" "$1" "$2" | sed -n 's/.*PSNR: *\([0-9.]*\).*/\1/p'; }
 floor() { awk "BEGIN { v = $1 - $MARGIN; printf \"%.1f\", v < 0 ? 0 : v }"; }
 
-MODELS="factorized hyperprior hyperprior-msssim context"
+MODELS="factorized hyperprior hyperprior-msssim context context-msssim"
 rts=""
 for model in $MODELS; do
     for q in 0 4 7; do

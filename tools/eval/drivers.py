@@ -252,7 +252,8 @@ CLASSIC = (Jpeg, Jpeg2000, WebP, HevcIntra, Avif, JpegXL)
 
 # ---------------------------------------------------------------- nic
 
-NIC_MODELS = {"factorized": 1, "hyperprior": 2, "hyperprior-msssim": 3, "context": 4}
+NIC_MODELS = {"factorized": 1, "hyperprior": 2, "hyperprior-msssim": 3, "context": 4,
+              "context-msssim": 5}
 NIC_HEADER = struct.Struct(">3sBHHBBHIII")   # docs/bitstream.md, 24 bytes
 
 

@@ -14,7 +14,7 @@
 # Variables:
 #   EVAL_PYTHON=/usr/bin/python3      interpreter with numpy, scipy, PIL, matplotlib
 #   EVAL_FFMPEG=build/install/bin/ffmpeg   our FFmpeg build (nic)
-#   EVAL_NIC_MODELS=factorized hyperprior hyperprior-msssim context
+#   EVAL_NIC_MODELS=factorized hyperprior hyperprior-msssim context context-msssim
 #   EVAL_NIC_DEPS=build               what to make before eval-nic (empty: nothing)
 #   EVAL_FLAGS=                       more eval.py options (e.g. --force, --limit 4)
 #
@@ -27,7 +27,7 @@ _eval_default_goal := $(.DEFAULT_GOAL)
 EVAL_DIR        := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 EVAL_PYTHON     ?= /usr/bin/python3
 EVAL_FFMPEG     ?= $(CURDIR)/build/install/bin/ffmpeg
-EVAL_NIC_MODELS ?= factorized hyperprior hyperprior-msssim context
+EVAL_NIC_MODELS ?= factorized hyperprior hyperprior-msssim context context-msssim
 EVAL_NIC_DEPS   ?= build
 EVAL_FLAGS      ?=
 EVAL_PKGS       := libjpeg-turbo-progs libopenjp2-tools webp ffmpeg libavif-bin \
