@@ -36,7 +36,7 @@ CLASSIC = [
     ("webp (libwebp)", ["-c:v", "libwebp", "-quality", "75"], "webp"),
     ("jxl (libjxl)", ["-c:v", "libjxl", "-distance", "1.0"], "jxl"),
 ]
-NIC_MODELS = ["context", "factorized", "hyperprior", "hyperprior-msssim"]
+NIC_MODELS = ["context", "context-msssim", "factorized", "hyperprior", "hyperprior-msssim"]
 
 
 def wall(cmd, env, runs):
