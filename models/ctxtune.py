@@ -161,16 +161,16 @@ def main():
     tuned = "hyperprior" in ck  # this run's checkpoint, or a derived run's start
     hp_ck = ck["hyperprior"] if tuned else load(args.hyperprior)
     fit_steps = int(ck["ctxfit_steps" if tuned else "steps"])
-    # end-to-end steps of the run a derived one started from
-    base_steps = int(ck.get("base_e2e_steps", 0)) + (0 if resume or not tuned
-                                                      else int(ck["e2e_steps"]))
-    hp = model_from(hp_ck)
-    if args.metric and args.metric != hp.metric:
+    # end-to-end steps before this run's own
+    base_steps = int(ck.get("base_e2e_steps", 0))
+    if tuned and not resume:  # a derived run: its start's steps come first
+        base_steps += int(ck["e2e_steps"])
+    metric = hp_ck["config"]["metric"]
+    if args.metric and args.metric != metric:
         if resume:
-            raise SystemExit(f"{args.out} trains for {hp.metric}, not {args.metric}")
+            raise SystemExit(f"{args.out} trains for {metric}, not {args.metric}")
         hp_ck = hp_ck | {"config": dict(hp_ck["config"], metric=args.metric)}
-        hp = model_from(hp_ck | {"model": hp.state_dict()})
-    joint = Joint(hp, context_from(ck))
+    joint = Joint(model_from(hp_ck), context_from(ck))
     if not resume:
         torch.manual_seed(5)
     for m in joint.ctx.modules():

@@ -30,7 +30,8 @@ from nic.layers import GDN  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL_INDEX = {"factorized": 1, "hyperprior": 2, "hyperprior-msssim": 3}
-CONTEXT_INDEX = {"mse": 4, "ms-ssim": 5}  # context, context-msssim
+# the context models by metric: file name and bitstream model index
+CONTEXT_MODELS = {"mse": ("context", 4), "ms-ssim": ("context-msssim", 5)}
 CONTEXT_PRIORS = {"gaussian": 1, "gmm": 3}
 TRAINING_DATA = ("BSDS500, ImageNet sample (1000), SUN (80), Urban100 from shared/data/train, "
                  "downsampled x2 with Lanczos; 128x128 random crops")
@@ -228,10 +229,6 @@ def fresh_context(hp, prior, seed=23):
     return model.eval()
 
 
-def context_name(metric):
-    return "context" if metric == "mse" else "context-msssim"
-
-
 def export_context(hp_path, ctx_path, prior, out_dir, f16=True):
     """context.gguf: the hyperprior's transforms, hyper analysis and z prior
     with the context entropy model (docs/model-format.md, "Context model")."""
@@ -265,10 +262,11 @@ def export_context(hp_path, ctx_path, prior, out_dir, f16=True):
         data += (f"; then everything end to end, {ck['base_e2e_steps']} steps of 8 crops "
                  "(models/ctxtune.py)")
     if ck.get("e2e_steps"):
-        data += (f"; then everything end to end{' on ' + hp.metric if hp.metric != 'mse' else ''}"
-                 f", {ck['e2e_steps']} steps of 8 crops of {crop}x{crop} (models/ctxtune.py)")
-    name = context_name(hp.metric)
-    meta = base_metadata(name, CONTEXT_INDEX[hp.metric], "context", hp,
+        on = f" on {hp.metric}" if hp.metric != "mse" else ""
+        data += (f"; then everything end to end{on}, {ck['e2e_steps']} steps of 8 crops of "
+                 f"{crop}x{crop} (models/ctxtune.py)")
+    name, index = CONTEXT_MODELS[hp.metric]
+    meta = base_metadata(name, index, "context", hp,
                          training_steps(hp_ck) + ctx_steps, data)
     meta.append(("nic.scale_levels", gguf.T_UINT32, entropy.SCALE_LEVELS))
     meta += ctxfile.metadata(ip, model.hidden, gguf)

@@ -121,16 +121,16 @@ def write_curve(args, names, qs, res, effort, curve):
     images (eval.py's report compares it with nic-MODEL.json, effort 0
     through ffmpeg, which codes the same streams)."""
     model = os.path.splitext(os.path.basename(args.model))[0]
-    e = effort
-    d = {"name": f"nic {model} effort {e}",
-         "description": f"nictool encode {model}.gguf Q IN OUT {e}, 1 thread "
+    d = {"name": f"nic {model} effort {effort}",
+         "description": f"nictool encode {model}.gguf Q IN OUT {effort}, 1 thread "
                         f"(tools/eval/effort.py); nictool decode",
          "kind": "nic", "dataset": "kodak", "images": len(names),
          "quality_param": "q", "quality": list(qs),
-         "results": {"bpp": curve(names, e, 0), "psnr-rgb": curve(names, e, 1),
-                     "ms-ssim-rgb": curve(names, e, 3), "encoding_time": curve(names, e, 2)}}
+         "results": {"bpp": curve(names, effort, 0), "psnr-rgb": curve(names, effort, 1),
+                     "ms-ssim-rgb": curve(names, effort, 3),
+                     "encoding_time": curve(names, effort, 2)}}
     os.makedirs(args.results, exist_ok=True)
-    with open(os.path.join(args.results, f"nic-{model}-effort{e}.json"), "w") as f:
+    with open(os.path.join(args.results, f"nic-{model}-effort{effort}.json"), "w") as f:
         json.dump(d, f, indent=2)
 
 
