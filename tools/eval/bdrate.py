@@ -114,18 +114,22 @@ def overlap(q1, q2):
 
 
 def bd_rate(rate_anchor, quality_anchor, rate_test, quality_test,
-            min_overlap=0.0):
+            min_overlap=0.0, part=(0.0, 1.0)):
     """BD-rate in percent of the test curve against the anchor.
 
     Rates in any unit (bpp), qualities in dB (PSNR, MS-SSIM dB).  Log-rate is
     interpolated as a PCHIP function of quality on each curve and integrated
-    over the shared quality interval.  Returns None when the curves share no
+    over the shared quality interval, or over the fractions ``part`` of it
+    ((0.5, 1.0): its upper half).  Returns None when the curves share no
     interval wider than ``min_overlap``."""
     ra, qa = _prepare(rate_anchor, quality_anchor)
     rt, qt = _prepare(rate_test, quality_test)
     lo, hi = overlap(qa, qt)
     if not hi - lo > min_overlap:
         return None
+    if not 0.0 <= part[0] < part[1] <= 1.0:
+        raise ValueError("part must be fractions 0 <= a < b <= 1")
+    lo, hi = lo + part[0] * (hi - lo), lo + part[1] * (hi - lo)
     pa = Pchip(qa, np.log(ra))
     pt = Pchip(qt, np.log(rt))
     avg = (pt.integrate(lo, hi) - pa.integrate(lo, hi)) / (hi - lo)

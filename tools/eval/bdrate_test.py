@@ -86,6 +86,19 @@ class BdRateTest(unittest.TestCase):
         self.assertAlmostEqual(bd_rate(ra, d, rt, d),
                                (math.exp(-0.5) - 1) * 100, places=9)
 
+    def test_part_of_the_range(self):
+        # the same linear case: over the upper half [35, 40] the difference
+        # -0.1 (D - 30) averages -0.75, over the lower half -0.25
+        d = np.array([30.0, 32.0, 35.0, 37.0, 40.0])
+        ra = np.exp(d / 10)
+        rt = np.exp(d / 10 - 0.1 * (d - 30))
+        self.assertAlmostEqual(bd_rate(ra, d, rt, d, part=(0.5, 1.0)),
+                               (math.exp(-0.75) - 1) * 100, places=9)
+        self.assertAlmostEqual(bd_rate(ra, d, rt, d, part=(0.0, 0.5)),
+                               (math.exp(-0.25) - 1) * 100, places=9)
+        with self.assertRaises(ValueError):
+            bd_rate(ra, d, rt, d, part=(0.5, 0.5))
+
 
 class PchipTest(unittest.TestCase):
     def test_matches_scipy(self):

@@ -292,6 +292,33 @@ def md_table(header, rows, numeric=True):
     return "\n".join(out)
 
 
+HIGH_END_ANCHORS = ("hevc-intra-444", "avif", "jpeg2000")
+
+
+def high_end_table(nic, classic):
+    """The PSNR models' upper half against the strongest classic codecs:
+    where the transforms, not the entropy model, limit nic (issue 24)."""
+    anchors = [d for k in HIGH_END_ANCHORS for d in classic if d["_key"] == k]
+    tests = [d for d in nic if "msssim" not in d["_key"]]
+    if not anchors or not tests:
+        return ""
+    rows = []
+    for t in tests + anchors:
+        r = t["results"]
+        top = int(np.argmax(r["psnr-rgb"]))
+        cells = [t["name"], f"{r['psnr-rgb'][top]:.2f} dB at {r['bpp'][top]:.3f}"]
+        for a in anchors:
+            try:
+                v = None if a is t else bdrate.bd_rate(*curves(a, "psnr"), *curves(t, "psnr"),
+                                                       part=(0.5, 1.0))
+            except ValueError:
+                v = None
+            cells.append(fmt_bd(v))
+        rows.append(cells)
+    return md_table(["codec", "top point (bpp)"]
+                    + [f"upper half vs {a['name']}" for a in anchors], rows)
+
+
 def plot(results, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -375,6 +402,12 @@ def cmd_report(args):
         section("nic against classic codecs", nic, classic)
     else:
         log("\n(no nic results yet: run --nic once the ffmpeg build has the codec)")
+    high = high_end_table(nic, classic)
+    if high:
+        md.extend(["### The high end (PSNR)", "",
+                   "BD-rate over the upper half of the PSNR range each pair "
+                   "shares, and the top point of each curve.", "", high, ""])
+        log(f"\nThe high end (PSNR)\n{high}")
     jpeg = [d for d in classic if d["_key"] == "jpeg"]
     if jpeg:
         section("All codecs against JPEG", [d for d in nic + classic if d is not jpeg[0]],
