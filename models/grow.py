@@ -16,6 +16,11 @@ Every old weight is kept.  Two ways to start the new channels:
   from the original and 1/4 from the copy (GDN's gamma splits the same
   way), so the sum is unchanged and the two can drift apart.  A copied
   latent channel is coded twice: only for a distortion-first start.
+- fresh: every tensor whose shape changes (the layer that makes y, the
+  layers that read it, the gains, the ends of the hyper networks) takes
+  the new network's initialization; what keeps its shape (the hidden
+  layers of g_a, g_s and the hyper networks, z's prior) is copied.  The
+  latent is learned anew, from trained features; the output changes.
 The result has no optimizer state (the trainer warms up over --rewarm
 steps) and prints the largest difference between the old and the new
 network's output on a random image, with and without quantization."""
@@ -128,7 +133,9 @@ def grow(ck, m, n_s, init="zero", seed=3):
     own = model.state_dict()
     state = {}
     for k, v in ck["model"].items():
-        if k.startswith("gains.") and own[k].shape != v.shape:
+        if init == "fresh":
+            state[k] = v.clone() if own[k].shape == v.shape else own[k].clone()
+        elif k.startswith("gains.") and own[k].shape != v.shape:
             w = own[k].clone()
             w[:, :v.shape[1]] = v
             w[:, v.shape[1]:] = v.mean(dim=1, keepdim=True)
@@ -161,7 +168,7 @@ def main():
     p.add_argument("--ckpt", default=os.path.join(HERE, "checkpoints", "hyperprior.pt"))
     p.add_argument("--m", type=int, default=0, help="new latent width (0: unchanged)")
     p.add_argument("--n-s", type=int, default=0, help="new hidden width of g_s (0: unchanged)")
-    p.add_argument("--init", default="zero", choices=["zero", "split"],
+    p.add_argument("--init", default="zero", choices=["zero", "split", "fresh"],
                    help="how the new channels start (see above)")
     args = p.parse_args()
     torch.set_num_threads(1)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs ON a lent GPU machine (tools/gpu/README.md): trains the N = 128 /
-# M = 320 hyperprior of issue 24 from scratch, or on from the weights in
-# build/gpu/in/ (parts written by an earlier run), for MINUTES, then puts
+# M = 320 hyperprior of issue 24 on from the weights in build/gpu/in/
+# (pack.py split of models/ckpt/m320/, or parts written by an earlier run),
+# or from scratch without them, for MINUTES, then puts
 # its weights (pack.py split) and its log in $OUT.
 #
 #   MINUTES=7 BATCH=32 CROP=128 DEVICE=cuda tools/gpu/train-m320.sh
