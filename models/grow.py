@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Widen a checkpoint's latent (M) and/or its synthesis (g_s's hidden width)
-without changing what it computes, so that training can go on from it.
+without changing what it computes, so that training can go on from it;
+--qualities adds qualities above the top one.
 
-    python3 models/grow.py --m 320 --n-s 192 [--init split] OUT.pt
-                           [--ckpt models/checkpoints/hyperprior.pt]
+    python3 models/grow.py --m 320 --n-s 192 [--init split] [--qualities 10]
+                           OUT.pt [--ckpt models/checkpoints/hyperprior.pt]
 
 Every old weight is kept.  Two ways to start the new channels:
 - zero (default): a fresh initialization where a new channel is produced
@@ -21,6 +22,9 @@ Every old weight is kept.  Two ways to start the new channels:
   the new network's initialization; what keeps its shape (the hidden
   layers of g_a, g_s and the hyper networks, z's prior) is copied.  The
   latent is learned anew, from trained features; the output changes.
+New qualities continue the metric's ladder of lambdas at its ratio
+(nets.extended_ladder); their gains continue the top two qualities' step
+(in log) and z's prior starts as the top quality's.
 The result has no optimizer state (the trainer warms up over --rewarm
 steps) and prints the largest difference between the old and the new
 network's output on a random image, with and without quantization."""
@@ -119,20 +123,40 @@ def split_synthesis(state, old, new):
             split_cols(reader, src, dst)
 
 
-def grow(ck, m, n_s, init="zero", seed=3):
+def more_qualities(state, old_q, new_q):
+    """state with new_q qualities: the new gains go on by the step between
+    the top two (log), z's prior (quality-major rows) repeats the top one."""
+    for k in ("gains.log_gain", "gains.log_inv_gain"):
+        g = state[k]
+        step = g[-1] - g[-2]
+        state[k] = torch.cat([g] + [g[-1:] + j * step[None] for j in range(1, new_q - old_q + 1)])
+    for k, v in list(state.items()):
+        if k.startswith("entropy_bottleneck.") and not k.endswith(".target"):
+            c = v.shape[0] // old_q
+            state[k] = torch.cat([v] + [v[-c:]] * (new_q - old_q))
+
+
+def grow(ck, m, n_s, init="zero", qualities=0, seed=3):
     cfg = ck["config"]
     if cfg["arch"] != "hyperprior":
         raise SystemExit("grow.py: only the hyperprior is grown")
     old = model_from(ck)
     m, n_s = m or old.m, n_s or old.n_s
-    if m < old.m or n_s < old.n_s:
-        raise SystemExit(f"grow.py: {old.m}/{old.n_s} cannot shrink to {m}/{n_s}")
+    qualities = qualities or old.qualities
+    if m < old.m or n_s < old.n_s or qualities < old.qualities:
+        raise SystemExit(f"grow.py: {old.m}/{old.n_s}/{old.qualities} cannot shrink to "
+                         f"{m}/{n_s}/{qualities}")
     torch.manual_seed(seed)
-    config = nets.make_config(cfg["arch"], cfg["n"], m, cfg["metric"], n_s)
+    lambdas = old.lambdas
+    src = dict(ck["model"])
+    if qualities > old.qualities:
+        lambdas = old.lambdas + nets.extended_ladder(cfg["metric"], qualities)[old.qualities:]
+        more_qualities(src, old.qualities, qualities)
+    config = nets.make_config(cfg["arch"], cfg["n"], m, cfg["metric"], n_s, lambdas)
     model = nets.build(config)
     own = model.state_dict()
     state = {}
-    for k, v in ck["model"].items():
+    for k, v in src.items():
         if init == "fresh":
             state[k] = v.clone() if own[k].shape == v.shape else own[k].clone()
         elif k.startswith("gains.") and own[k].shape != v.shape:
@@ -168,12 +192,14 @@ def main():
     p.add_argument("--ckpt", default=os.path.join(HERE, "checkpoints", "hyperprior.pt"))
     p.add_argument("--m", type=int, default=0, help="new latent width (0: unchanged)")
     p.add_argument("--n-s", type=int, default=0, help="new hidden width of g_s (0: unchanged)")
+    p.add_argument("--qualities", type=int, default=0,
+                   help="number of qualities, more than the checkpoint's (0: unchanged)")
     p.add_argument("--init", default="zero", choices=["zero", "split", "fresh"],
                    help="how the new channels start (see above)")
     args = p.parse_args()
     torch.set_num_threads(1)
     ck = torch.load(args.ckpt, map_location="cpu")
-    old, model, config = grow(ck, args.m, args.n_s, args.init)
+    old, model, config = grow(ck, args.m, args.n_s, args.init, args.qualities)
     d_ceil, d_coded = check(old, model)
     out = {k: v for k, v in ck.items() if k not in ("opt", "aux_opt", "opt_named", "hyperfit")}
     out.update(config=config, model=model.state_dict(),

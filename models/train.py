@@ -41,6 +41,9 @@ def parse_args():
     p.add_argument("--n-s", type=int, default=0,
                    help="hidden width of g_s (0: N); a wider one starts from a checkpoint"
                         " that grow.py widened")
+    p.add_argument("--qualities", type=int, default=0,
+                   help="number of qualities: the metric's ladder of lambdas continued "
+                        "upward (nets.extended_ladder); 0: the ladder itself")
     p.add_argument("--objective", default="rd", choices=["rd", "ceiling"],
                    help="rd: lambda * distortion + rate; ceiling: the distortion of"
                         " g_s(g_a(x)) with no quantization and no rate term (trains g_a, g_s"
@@ -346,7 +349,9 @@ def main():
     print(f"data: {len(crops.train)} images of {side}x{side} or more", flush=True)
     val = crops.val_crops()
 
-    config = nets.make_config(variant["arch"], args.n, args.m, variant["metric"], args.n_s)
+    lambdas = nets.extended_ladder(variant["metric"], args.qualities) if args.qualities else None
+    config = nets.make_config(variant["arch"], args.n, args.m, variant["metric"], args.n_s,
+                              lambdas)
     model = nets.build(config).to(device)
     groups = param_groups(model)
     main_params = [p for g in groups for p in g["params"]]

@@ -68,14 +68,16 @@ def synthesis(n, m):
 
 class NicModel(nn.Module):
     """n is the hidden width of g_a and of the hyper networks; n_s, that of
-    g_s (n unless given: the synthesis alone can be made wider)."""
+    g_s (n unless given: the synthesis alone can be made wider); lambdas,
+    the qualities' rate-distortion weights (the metric's ladder unless
+    given)."""
     arch = None
 
-    def __init__(self, n=128, m=192, metric="mse", n_s=None):
+    def __init__(self, n=128, m=192, metric="mse", n_s=None, lambdas=None):
         super().__init__()
         self.n, self.m, self.metric = n, m, metric
         self.n_s = n_s or n
-        self.lambdas = LAMBDAS[metric]
+        self.lambdas = list(lambdas) if lambdas else LAMBDAS[metric]
         self.qualities = len(self.lambdas)
         self.gains = Gains(self.lambdas, m)
         self.g_a = analysis(n, m)
@@ -93,14 +95,14 @@ class NicModel(nn.Module):
                    if isinstance(eb, EntropyBottleneck))
 
     def config(self):
-        return make_config(self.arch, self.n, self.m, self.metric, self.n_s)
+        return make_config(self.arch, self.n, self.m, self.metric, self.n_s, self.lambdas)
 
 
 class Factorized(NicModel):
     arch = "factorized"
 
-    def __init__(self, n=128, m=192, metric="mse", n_s=None):
-        super().__init__(n, m, metric, n_s)
+    def __init__(self, n=128, m=192, metric="mse", n_s=None, lambdas=None):
+        super().__init__(n, m, metric, n_s, lambdas)
         self.entropy_bottleneck = EntropyBottleneck(m, self.qualities)
 
     def forward(self, x, q):
@@ -143,8 +145,8 @@ class ScaleBranch(nn.Module):
 class Hyperprior(NicModel):
     arch = "hyperprior"
 
-    def __init__(self, n=128, m=192, metric="mse", n_s=None):
-        super().__init__(n, m, metric, n_s)
+    def __init__(self, n=128, m=192, metric="mse", n_s=None, lambdas=None):
+        super().__init__(n, m, metric, n_s, lambdas)
         self.h_a = nn.Sequential(conv(m, n, 3, 1), nn.ReLU(), conv(n, n), nn.ReLU(),
                                  conv(n, n))
         self.h_s_mean = nn.Sequential(deconv(n, n), nn.ReLU(), deconv(n, n), nn.ReLU(),
@@ -187,18 +189,32 @@ class Hyperprior(NicModel):
 MODELS = {"factorized": Factorized, "hyperprior": Hyperprior}
 
 
-def make_config(arch, n, m, metric, n_s=None):
-    """A checkpoint's config; "n_s" only where g_s is wider than n, so that
-    the configs of every earlier checkpoint stay as they were."""
+def make_config(arch, n, m, metric, n_s=None, lambdas=None):
+    """A checkpoint's config; "n_s" only where g_s is wider than n and
+    "lambdas" only where they are not the metric's ladder, so that the
+    configs of every earlier checkpoint stay as they were."""
     config = {"arch": arch, "n": n, "m": m, "metric": metric}
     if n_s and n_s != n:
         config["n_s"] = n_s
+    if lambdas and list(lambdas) != LAMBDAS[metric]:
+        config["lambdas"] = [float(v) for v in lambdas]
     return config
 
 
 def build(config):
     cls = MODELS[config["arch"]]
-    return cls(config["n"], config["m"], config["metric"], config.get("n_s"))
+    return cls(config["n"], config["m"], config["metric"], config.get("n_s"),
+               config.get("lambdas"))
+
+
+def extended_ladder(metric, qualities):
+    """The metric's ladder of lambdas continued upward at its own ratio to
+    `qualities` values (the top quality's lambda times the mean step)."""
+    lam = LAMBDAS[metric]
+    if qualities < len(lam):
+        raise ValueError(f"{qualities} qualities: the {metric} ladder has {len(lam)}")
+    r = (lam[-1] / lam[0]) ** (1 / (len(lam) - 1))
+    return lam + [float(f"{lam[-1] * r ** k:.4g}") for k in range(1, qualities - len(lam) + 1)]
 
 
 def bits(likelihoods):

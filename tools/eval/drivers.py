@@ -274,9 +274,8 @@ class Nic(Codec):
     kind = "nic"
     ext = ".nic"
     param_name = "q"
-    points = tuple(range(8))
-
-    def __init__(self, model, ffmpeg, fingerprint_files=(), check_header=True, effort=0):
+    def __init__(self, model, ffmpeg, fingerprint_files=(), check_header=True, effort=0,
+                 qualities=8):
         if model not in NIC_MODELS:
             raise ValueError(f"unknown nic model {model!r}; "
                              f"expected one of {', '.join(NIC_MODELS)}")
@@ -288,6 +287,7 @@ class Nic(Codec):
         self.name = f"nic {model}" + (f" effort {self.effort}" if self.effort else "")
         self.fingerprint_files = tuple(fingerprint_files)
         self.check_header = check_header
+        self.points = tuple(range(qualities))
 
     def available(self):
         if not (os.path.isfile(self.ffmpeg) and os.access(self.ffmpeg, os.X_OK)) \

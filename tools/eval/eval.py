@@ -201,6 +201,17 @@ def find_model_files(model):
     return sorted(set(f for f in found if os.path.isfile(f)))
 
 
+def model_qualities(files, default=8):
+    """nic.qualities of the first model file given (the curve runs every
+    quality the model has), or `default` without one."""
+    for f in files:
+        if f.endswith(".gguf") and os.path.isfile(f):
+            sys.path.insert(0, os.path.join(REPO, "models"))
+            from nic import gguf
+            return int(gguf.read(f)[0]["nic.qualities"])
+    return default
+
+
 def cmd_run(args, codecs, strict_missing):
     images = list_images(args.data, args.images, args.limit)
     subset = len(images) != 24 or args.images or args.limit
@@ -501,7 +512,8 @@ def main(argv=None):
                 else find_model_files(m)
             for e in args.nic_effort:
                 codecs.append(cdc.Nic(m, args.ffmpeg, files, effort=e,
-                                      check_header=not args.nic_skip_header_check))
+                                      check_header=not args.nic_skip_header_check,
+                                      qualities=model_qualities(files)))
         rc |= cmd_run(args, codecs, strict_missing=True)
     if args.report:
         rc |= cmd_report(args)
