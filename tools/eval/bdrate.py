@@ -122,13 +122,13 @@ def bd_rate(rate_anchor, quality_anchor, rate_test, quality_test,
     over the shared quality interval, or over the fractions ``part`` of it
     ((0.5, 1.0): its upper half).  Returns None when the curves share no
     interval wider than ``min_overlap``."""
+    if not 0.0 <= part[0] < part[1] <= 1.0:
+        raise ValueError("part must be fractions 0 <= a < b <= 1")
     ra, qa = _prepare(rate_anchor, quality_anchor)
     rt, qt = _prepare(rate_test, quality_test)
     lo, hi = overlap(qa, qt)
     if not hi - lo > min_overlap:
         return None
-    if not 0.0 <= part[0] < part[1] <= 1.0:
-        raise ValueError("part must be fractions 0 <= a < b <= 1")
     lo, hi = lo + part[0] * (hi - lo), lo + part[1] * (hi - lo)
     pa = Pchip(qa, np.log(ra))
     pt = Pchip(qt, np.log(rt))

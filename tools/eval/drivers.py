@@ -274,6 +274,7 @@ class Nic(Codec):
     kind = "nic"
     ext = ".nic"
     param_name = "q"
+
     def __init__(self, model, ffmpeg, fingerprint_files=(), check_header=True, effort=0,
                  qualities=8):
         if model not in NIC_MODELS:

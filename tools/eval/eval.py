@@ -23,12 +23,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(1, os.path.join(REPO, "models"))  # nic.gguf: the model files' reader
 
 import numpy as np  # noqa: E402
 
 import bdrate  # noqa: E402
 import drivers as cdc  # noqa: E402
 from metrics import ms_ssim_db, ms_ssim_rgb, psnr_rgb  # noqa: E402
+from nic import gguf  # noqa: E402
 
 DEFAULT_DATA = os.path.normpath(os.path.join(REPO, "..", "shared", "data", "kodak"))
 DEFAULT_BUILD = os.path.join(REPO, "build", "eval")
@@ -206,8 +208,6 @@ def model_qualities(files, default=8):
     quality the model has), or `default` without one."""
     for f in files:
         if f.endswith(".gguf") and os.path.isfile(f):
-            sys.path.insert(0, os.path.join(REPO, "models"))
-            from nic import gguf
             return int(gguf.read(f)[0]["nic.qualities"])
     return default
 
@@ -274,7 +274,7 @@ def curves(d, metric):
     return bpp, q
 
 
-def bd_table(tests, anchors, metric):
+def bd_table(tests, anchors, metric, part=(0.0, 1.0)):
     rows = []
     for t in tests:
         row = []
@@ -283,7 +283,7 @@ def bd_table(tests, anchors, metric):
                 row.append(None)
                 continue
             try:
-                v = bdrate.bd_rate(*curves(a, metric), *curves(t, metric))
+                v = bdrate.bd_rate(*curves(a, metric), *curves(t, metric), part=part)
             except ValueError:
                 v = None
             row.append(v)
@@ -314,18 +314,12 @@ def high_end_table(nic, classic):
     if not anchors or not tests:
         return ""
     rows = []
-    for t in tests + anchors:
+    for t, bds in zip(tests + anchors,
+                      bd_table(tests + anchors, anchors, "psnr", part=(0.5, 1.0))):
         r = t["results"]
         top = int(np.argmax(r["psnr-rgb"]))
-        cells = [t["name"], f"{r['psnr-rgb'][top]:.2f} dB at {r['bpp'][top]:.3f}"]
-        for a in anchors:
-            try:
-                v = None if a is t else bdrate.bd_rate(*curves(a, "psnr"), *curves(t, "psnr"),
-                                                       part=(0.5, 1.0))
-            except ValueError:
-                v = None
-            cells.append(fmt_bd(v))
-        rows.append(cells)
+        rows.append([t["name"], f"{r['psnr-rgb'][top]:.2f} dB at {r['bpp'][top]:.3f}"]
+                    + [fmt_bd(v) for v in bds])
     return md_table(["codec", "top point (bpp)"]
                     + [f"upper half vs {a['name']}" for a in anchors], rows)
 
@@ -510,10 +504,11 @@ def main(argv=None):
         for m in models:
             files = args.nic_model_files if args.nic_model_files is not None \
                 else find_model_files(m)
+            qualities = model_qualities(files)
             for e in args.nic_effort:
                 codecs.append(cdc.Nic(m, args.ffmpeg, files, effort=e,
                                       check_header=not args.nic_skip_header_check,
-                                      qualities=model_qualities(files)))
+                                      qualities=qualities))
         rc |= cmd_run(args, codecs, strict_missing=True)
     if args.report:
         rc |= cmd_report(args)
