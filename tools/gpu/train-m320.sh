@@ -16,7 +16,7 @@ if [ -d build/gpu/in ]; then
 	"$PY" tools/gpu/pack.py join build/gpu/in "$W/compact/hyperprior.pt"
 fi
 [ "${DEVICE:-cuda}" = cuda ] && nvidia-smi -L
-"$PY" models/train.py --model hyperprior --n 128 --m 320 --device "${DEVICE:-cuda}" \
+"$PY" models/train.py --model hyperprior --n 128 --m 320 --qualities 10 --device "${DEVICE:-cuda}" \
 	--data build/gpu/data --cache "$W/train-x2.npz" \
 	--ckpt-dir "$W/ckpt" --compact-dir "$W/compact" --log-dir "$OUT" \
 	--batch "${BATCH:-32}" --crop "${CROP:-128}" --minutes "${MINUTES:-7}" \
