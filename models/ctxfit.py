@@ -4,6 +4,7 @@ the hyperprior's g_a, h_a, gains and z's prior frozen.
 
     python3 models/ctxfit.py --prior gaussian|gmm [--steps 2000] [--batch 8]
     python3 models/ctxfit.py --baseline      the hyperprior's own rates
+    python3 models/ctxfit.py --init models/ckpt/context-e2e.pt [--steps 1000]
 
 y = g_a(x) of whole training images and z_hat of every quality are
 computed once (nic/ctxdata.py, models/cache/).  With the transforms frozen
@@ -13,7 +14,16 @@ from models/ckpt/context-<prior>.pt until --steps are done.  At the end it
 reports, on the held-out latents and per quality, y's rate in bits per
 latent element twice (the float training objective with rounding, and the
 exact integer path of nic/ctxint.py with the codec's tables) and the bpp
-of y and z together (exact integer tables both)."""
+of y and z together (exact integer tables both).
+
+--init refits a models/ctxtune.py checkpoint the way hyperfit.py refits
+the hyperprior: ctxtune.py trains on 128x128 crops, whose z maps are 2x2
+and nearly all border, so its context networks and their hyper path (at
+--hyper-lr-scale) train again here on whole-image latents of its own
+transforms, which stay frozen, and the activation steps follow the whole
+images again.  The run resumes from models/ckpt/context-refit.pt
+(context-msssim-refit.pt for an MS-SSIM model), which export.py --context
+turns into a model file like a ctxtune.py checkpoint."""
 import argparse
 import json
 import os
@@ -28,8 +38,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import export  # noqa: E402
 from nic import ctxdata, ctxint, data, entropy, intpath, mixcdf, optim  # noqa: E402
-from nic.checkpoint import model_from, save_atomic  # noqa: E402
-from nic.context import ContextModel  # noqa: E402
+from nic.checkpoint import load, model_from, save_atomic  # noqa: E402
+from nic.context import ContextModel, context_from  # noqa: E402
 
 PRIORS = {"gaussian": 1, "gmm": 3}
 
@@ -38,6 +48,8 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--prior", choices=sorted(PRIORS), default="gaussian")
+    p.add_argument("--init", metavar="CKPT",
+                   help="refit the context networks of this ctxtune.py checkpoint")
     p.add_argument("--baseline", action="store_true",
                    help="only report the hyperprior's rates on the held-out latents")
     p.add_argument("--groups", default="", help="channel groups, e.g. 16,16,32,64,64")
@@ -122,12 +134,29 @@ def evaluate(hp, held, qualities, rate_y):
     return res
 
 
-def train(args, hp, train_maps, held):
-    k = PRIORS[args.prior]
-    groups = [int(g) for g in args.groups.split(",")] if args.groups else None
-    path = os.path.join(args.ckpt_dir, f"context-{args.prior}.pt")
-    model = ContextModel(hp.n, hp.m, groups, k, args.hidden)
-    model.hyper.init_from(hp)
+def refit_record(init, steps):
+    """What a refit checkpoint keeps of its ctxtune.py start: the tuned
+    transforms and the steps before its own (as export.py reads them)."""
+    return {"hyperprior": init["hyperprior"], "ctxfit_steps": int(init["ctxfit_steps"]),
+            "base_e2e_steps": int(init.get("base_e2e_steps", 0)) + int(init["e2e_steps"]),
+            "e2e_steps": 0, "refit_steps": steps, "steps": int(init["steps"]) + steps,
+            "args": init.get("args", {})}
+
+
+def refit_name(hp):
+    """context-refit, or context-msssim-refit for an MS-SSIM model."""
+    return "context-refit" if hp.metric == "mse" else "context-msssim-refit"
+
+
+def train(args, hp, train_maps, held, init=None):
+    if init:
+        path = os.path.join(args.ckpt_dir, refit_name(hp) + ".pt")
+        model = context_from(init)
+    else:
+        groups = [int(g) for g in args.groups.split(",")] if args.groups else None
+        path = os.path.join(args.ckpt_dir, f"context-{args.prior}.pt")
+        model = ContextModel(hp.n, hp.m, groups, PRIORS[args.prior], args.hidden)
+        model.hyper.init_from(hp)
     hyper = list(model.hyper.parameters())
     nets = list(model.nets.parameters())
     opt = torch.optim.Adam([{"params": hyper, "lr_scale": args.hyper_lr_scale},
@@ -135,21 +164,23 @@ def train(args, hp, train_maps, held):
     batches = ctxdata.Batches(train_maps)
     step = 0
     if os.path.exists(path):
-        ck = torch.load(path)
+        ck = load(path)
         if ck["config"] != model.config():
             raise SystemExit(f"{path} holds another configuration: {ck['config']}")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         batches.rng.bit_generator.state = ck["sampler"]
         torch.set_rng_state(ck["torch_rng"])
-        step = ck["steps"]
+        step = ck["refit_steps"] if init else ck["steps"]
+    elif init:
+        torch.manual_seed(13)
     else:
         torch.manual_seed(11)
         with torch.no_grad():  # the first batch sets every activation step
             y, z = batches.batch(args.batch, hp.qualities - 1)
             model(y * hp.gains.gain(hp.qualities - 1), z)
     q_rng = np.random.Generator(np.random.PCG64(1000 + step))
-    print(f"context-{args.prior}: groups {model.groups}, hidden {args.hidden}, "
+    print(f"{os.path.basename(path)[:-3]}: groups {model.groups}, hidden {model.hidden}, "
           f"{sum(p.numel() for p in model.parameters())} parameters, step {step} of "
           f"{args.steps}, {len(train_maps)} training maps", flush=True)
     model.train()
@@ -157,9 +188,10 @@ def train(args, hp, train_maps, held):
 
     def save():
         os.makedirs(args.ckpt_dir, exist_ok=True)
+        rec = refit_record(init, step) if init else {"steps": step}
         save_atomic({"config": model.config(), "model": model.state_dict(),
                      "opt": opt.state_dict(), "sampler": batches.rng.bit_generator.state,
-                     "torch_rng": torch.get_rng_state(), "steps": step}, path)
+                     "torch_rng": torch.get_rng_state(), **rec}, path)
 
     stop = {"now": False}
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -192,7 +224,10 @@ def train(args, hp, train_maps, held):
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
-    hp = model_from(torch.load(args.hyperprior, map_location="cpu"))
+    init = load(args.init) if args.init else None
+    if init and "hyperprior" not in init:
+        raise SystemExit(f"{args.init} is not a ctxtune.py checkpoint")
+    hp = model_from(init["hyperprior"] if init else load(args.hyperprior))
     for p in hp.parameters():
         p.requires_grad_(False)
     if not os.path.exists(args.image_cache):
@@ -210,9 +245,9 @@ def main():
         name = "hyperprior"
         res = evaluate(hp, held, qualities, lambda y, z: baseline_y(hp, ip, tabs, y, z))
     else:
-        model = train(args, hp, train_maps, held).eval()
+        model = train(args, hp, train_maps, held, init).eval()
         ip = ctxint.quantize(model)
-        name = f"context-{args.prior}"
+        name = refit_name(hp) if init else f"context-{args.prior}"
         res = evaluate(hp, held, qualities, lambda y, z: context_y(model, ip, tabs, y, z))
     for q, r in res.items():
         print(json.dumps({"model": name, "quality": q, "held_out": len(held),

@@ -265,6 +265,9 @@ def export_context(hp_path, ctx_path, prior, out_dir, f16=True):
         on = f" on {hp.metric}" if hp.metric != "mse" else ""
         data += (f"; then everything end to end{on}, {ck['e2e_steps']} steps of 8 crops of "
                  f"{crop}x{crop} (models/ctxtune.py)")
+    if ck.get("refit_steps"):
+        data += (f"; then the context entropy model alone again, {ck['refit_steps']} steps "
+                 "on the latents of whole training images (models/ctxfit.py --init)")
     name, index = CONTEXT_MODELS[hp.metric]
     meta = base_metadata(name, index, "context", hp,
                          training_steps(hp_ck) + ctx_steps, data)
