@@ -139,8 +139,7 @@ def refit_record(init, steps):
     transforms and the steps before its own (as export.py reads them)."""
     return {"hyperprior": init["hyperprior"], "ctxfit_steps": int(init["ctxfit_steps"]),
             "base_e2e_steps": int(init.get("base_e2e_steps", 0)) + int(init["e2e_steps"]),
-            "e2e_steps": 0, "refit_steps": steps, "steps": int(init["steps"]) + steps,
-            "args": init.get("args", {})}
+            "e2e_steps": 0, "refit_steps": steps, "steps": int(init["steps"]) + steps}
 
 
 def refit_name(hp):

@@ -19,7 +19,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from nic import ctxdata, entropy  # noqa: E402
+from nic import ctxdata  # noqa: E402
 from nic.checkpoint import load, model_from  # noqa: E402
 from nic.context import anchor_mask, context_from  # noqa: E402
 
@@ -44,13 +44,9 @@ def bits_by_pass(hp, ctx, maps, q):
     gain = hp.gains.gain(q)
     for y, z, _ in maps:
         yt = torch.from_numpy(y[None]) * gain
-        zt = torch.from_numpy(z[q][None].astype(np.float32))
-        mean = hp.h_s_mean(zt)
-        scale = torch.exp(entropy.LOG_SCALE_MIN + entropy.LOG_SCALE_STEP * hp.h_s_scale(zt))
-        y_hat = torch.round(yt - mean) + mean
-        b_hp = -torch.log2(entropy.gaussian_likelihood(y_hat, mean, scale))
-        lik, _ = ctx(yt, zt)
-        b_ctx = -torch.log2(lik)
+        _, (lik_hp, _) = hp.code(yt, q)
+        lik_ctx, _ = ctx(yt, torch.from_numpy(z[q][None].astype(np.float32)))
+        b_hp, b_ctx = -torch.log2(lik_hp), -torch.log2(lik_ctx)
         mask = anchor_mask(y.shape[1], y.shape[2])
         for p, sel in enumerate((mask, 1 - mask)):
             out[0, p] += (b_hp * sel).sum((0, 2, 3)).double().numpy()

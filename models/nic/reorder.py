@@ -13,7 +13,6 @@ channels are sorted by their rate under the hyperprior."""
 import numpy as np
 import torch
 
-from . import entropy
 
 # every tensor with an axis of y's channels, and that axis
 CHANNEL_AXES = {
@@ -45,18 +44,13 @@ def permute_state(state, order):
 @torch.no_grad()
 def channel_bits(model, maps, qualities):
     """Per quality, the hyperprior's bits for each channel of y summed over
-    `maps` (context data's (y, z_hat, size) triples): [len(qualities), M]."""
+    `maps` (context data's (y, z_hat, size) triples; the model's own code()
+    makes z_hat again from y): [len(qualities), M]."""
     out = np.zeros((len(qualities), model.m))
     for j, q in enumerate(qualities):
-        gain = model.gains.gain(q)
-        for y, z, _ in maps:
-            zt = torch.from_numpy(z[q][None].astype(np.float32))
-            mean = model.h_s_mean(zt)
-            idx = model.h_s_scale(zt)
-            scale = torch.exp(entropy.LOG_SCALE_MIN + entropy.LOG_SCALE_STEP * idx)
-            y_hat = torch.round(torch.from_numpy(y[None]) * gain - mean) + mean
-            p = entropy.gaussian_likelihood(y_hat, mean, scale)
-            out[j] += (-torch.log2(p)).sum((0, 2, 3)).double().numpy()
+        for y, _, _ in maps:
+            _, (lik_y, _) = model.code(torch.from_numpy(y[None]) * model.gains.gain(q), q)
+            out[j] += (-torch.log2(lik_y)).sum((0, 2, 3)).double().numpy()
     return out
 
 
