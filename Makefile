@@ -288,7 +288,8 @@ check-bitexact: ffmpeg $(NICTOOL)
 # context model: its streams and decoded latents bit for bit against the
 # integer reference (models/ctxparity.py), for the installed context.gguf
 # and context-msssim.gguf and for untrained models of both priors
-# (export.py --context-fresh).
+# (export.py --context-fresh); and the context models read back into
+# training checkpoints (models/ctximport.py) quantize to the files' integers.
 PARITY_IMAGES ?= $(wildcard $(ROOT)/samples/*.png)
 CTX_FRESH := $(BUILDDIR)/ctx-fresh
 check-parity: $(NICTOOL)
@@ -309,6 +310,9 @@ check-parity: $(NICTOOL)
 			$(CTX_FRESH)-gaussian/context.gguf $(CTX_FRESH)-gmm/context.gguf; do \
 		/usr/bin/python3 $(ROOT)/models/ctxparity.py --nictool $(NICTOOL) \
 			--model $$m --quality 0 7 -- $(PARITY_IMAGES); \
+	done
+	set -e; for m in $(wildcard $(NIC_MODEL_PATH)/context.gguf $(NIC_MODEL_PATH)/context-msssim.gguf); do \
+		/usr/bin/python3 $(ROOT)/models/ctximport.py $$m --out $(BUILDDIR)/ctximport.pt; \
 	done
 
 # make bench: speed on this machine (a benchmark, not a test): the layers

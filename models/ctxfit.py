@@ -139,7 +139,8 @@ def refit_record(init, steps):
     transforms and the steps before its own (as export.py reads them)."""
     return {"hyperprior": init["hyperprior"], "ctxfit_steps": int(init["ctxfit_steps"]),
             "base_e2e_steps": int(init.get("base_e2e_steps", 0)) + int(init["e2e_steps"]),
-            "e2e_steps": 0, "refit_steps": steps, "steps": int(init["steps"]) + steps}
+            "e2e_steps": 0, "refit_steps": steps, "steps": int(init["steps"]) + steps} | \
+        {k: init[k] for k in ("imported_from",) if k in init}
 
 
 def refit_name(hp):

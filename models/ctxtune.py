@@ -69,6 +69,9 @@ def parse_args():
     p.add_argument("--lr", type=float, default=1e-4, help="the transforms' learning rate")
     p.add_argument("--ctx-lr-scale", type=float, default=1.0,
                    help="the context networks' learning rate, relative")
+    p.add_argument("--context-grad", action="store_true",
+                   help="let the rate's gradient reach y through the context inputs "
+                        "(straight-through rounding)")
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--decay-at", type=float, default=0.8,
                    help="fraction of --steps after which the learning rate drops 10x")
@@ -171,6 +174,7 @@ def main():
             raise SystemExit(f"{args.out} trains for {metric}, not {args.metric}")
         hp_ck = hp_ck | {"config": dict(hp_ck["config"], metric=args.metric)}
     joint = Joint(model_from(hp_ck), context_from(ck))
+    joint.ctx.context_grad = args.context_grad
     if not resume:
         torch.manual_seed(5)
     for m in joint.ctx.modules():
@@ -201,7 +205,8 @@ def main():
                      "opt": opt.state_dict(), "aux_opt": aux_opt.state_dict(),
                      "data_rng": crops.rng.bit_generator.state,
                      "q_rng": state_rng.bit_generator.state,
-                     "torch_rng": torch.get_rng_state(), "args": vars(args)}, args.out)
+                     "torch_rng": torch.get_rng_state(), "args": vars(args)}
+                    | {k: ck[k] for k in ("imported_from",) if k in ck}, args.out)
 
     stop = {"now": False}
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -255,11 +255,17 @@ def export_context(hp_path, ctx_path, prior, out_dir, f16=True):
     tensors += ctxfile.tensors(ip, mixcdf.Tables())
     kind = "gaussian" if model.mixture == 1 else f"mixture of {model.mixture} Gaussians"
     fit_steps = int(ck.get("ctxfit_steps", ctx_steps))
-    data = (training_data(hp_ck) + f"; then the context entropy model ({kind}) alone, "
-            f"{fit_steps} steps on the latents of whole training images (models/ctxfit.py)")
+    imported = ck.get("imported_from")
+    if imported:  # models/ctximport.py: the file's own history comes first
+        data = imported["data"] + f" (read back from {imported['file']}, models/ctximport.py)"
+        base_steps = int(ck.get("base_e2e_steps", 0)) - int(imported["steps"])
+    else:
+        data = (training_data(hp_ck) + f"; then the context entropy model ({kind}) alone, "
+                f"{fit_steps} steps on the latents of whole training images (models/ctxfit.py)")
+        base_steps = int(ck.get("base_e2e_steps", 0))
     crop = ck.get("args", {}).get("crop")
-    if ck.get("base_e2e_steps"):
-        data += (f"; then everything end to end, {ck['base_e2e_steps']} steps of 8 crops "
+    if base_steps:
+        data += (f"; then everything end to end, {base_steps} steps of 8 crops "
                  "(models/ctxtune.py)")
     if ck.get("e2e_steps"):
         on = f" on {hp.metric}" if hp.metric != "mse" else ""

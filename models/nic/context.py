@@ -182,6 +182,12 @@ class ContextModel(nn.Module):
     def __init__(self, n=128, m=192, groups=None, mixture=1, hidden=128):
         super().__init__()
         self.n, self.m, self.mixture, self.hidden = n, m, mixture, hidden
+        # whether the rate's gradient reaches y through the context inputs
+        # (straight-through rounding); off, they are constants
+        self.context_grad = False
+        # y - center -> y_hat - center: straight-through rounding, or a
+        # relaxation of it (an encoder-side optimization, ctxeffort.py)
+        self.rounding = round_ste
         self.groups = tuple(groups) if groups else default_groups(m)
         if sum(self.groups) != m or min(self.groups) < 1:
             raise ValueError(f"groups {self.groups} do not split {m} channels")
@@ -220,7 +226,7 @@ class ContextModel(nn.Module):
                     acc_p = acc_p + net.l1.part(wq, 1, anchors)
                 means, scales, logits = net.tail(p, acc_p, a, base)
                 c = centers(means, logits) / mixcdf.MEAN_ONE
-                y_hat = round_ste(yk - c) + c
+                y_hat = self.rounding(yk - c) + c
                 if p == 0:
                     anchors = self.context_input(y_hat) * mask
                 params.append((means, scales, logits))
@@ -243,11 +249,11 @@ class ContextModel(nn.Module):
         logits = [torch.zeros_like(mean)] * net.k if net.k > 1 else []
         return torch.cat([mean] * net.k + [idx] * net.k + logits, dim=1)
 
-    @staticmethod
-    def context_input(y_hat):
+    def context_input(self, y_hat):
         """y_hat (on the 1/MEAN_ONE grid) as the integer a context network
         reads."""
-        return torch.clamp(torch.round(y_hat * mixcdf.MEAN_ONE), -Y_IN_MAX, Y_IN_MAX)
+        rnd = round_ste if self.context_grad else torch.round
+        return torch.clamp(rnd(y_hat * mixcdf.MEAN_ONE), -Y_IN_MAX, Y_IN_MAX)
 
 
 def context_from(ck):
