@@ -185,9 +185,12 @@ class ContextModel(nn.Module):
         # whether the rate's gradient reaches y through the context inputs
         # (straight-through rounding); off, they are constants
         self.context_grad = False
-        # y - center -> y_hat - center: straight-through rounding, or a
-        # relaxation of it (an encoder-side optimization, ctxeffort.py)
+        # y - center -> y_hat - center, and the probability of y's bin
+        # given the parameters: straight-through rounding and the float
+        # likelihood, or an encoder-side optimization's relaxations of them
+        # (ctxeffort.py)
         self.rounding = round_ste
+        self.likelihood = likelihood
         self.groups = tuple(groups) if groups else default_groups(m)
         if sum(self.groups) != m or min(self.groups) < 1:
             raise ValueError(f"groups {self.groups} do not split {m} channels")
@@ -236,7 +239,7 @@ class ContextModel(nn.Module):
             merged = [None if pa is None else pa * sel + pn * (1 - sel)
                       for pa, pn in zip(*params)]
             y_in = yk + torch.empty_like(yk).uniform_(-0.5, 0.5) if self.training else y_hat
-            liks.append(likelihood(y_in, *merged))
+            liks.append(self.likelihood(y_in, *merged))
             y_hats.append(y_hat)
             ctx.append(self.context_input(y_hat))
             steps.append(torch.full((g,), Y_STEP))
