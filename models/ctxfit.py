@@ -38,7 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import export  # noqa: E402
 from nic import ctxdata, ctxint, data, entropy, intpath, mixcdf, optim  # noqa: E402
-from nic.checkpoint import load, model_from, save_atomic  # noqa: E402
+from nic.checkpoint import carried, load, model_from, save_atomic  # noqa: E402
 from nic.context import ContextModel, context_from  # noqa: E402
 
 PRIORS = {"gaussian": 1, "gmm": 3}
@@ -140,7 +140,7 @@ def refit_record(init, steps):
     return {"hyperprior": init["hyperprior"], "ctxfit_steps": int(init["ctxfit_steps"]),
             "base_e2e_steps": int(init.get("base_e2e_steps", 0)) + int(init["e2e_steps"]),
             "e2e_steps": 0, "refit_steps": steps, "steps": int(init["steps"]) + steps} | \
-        {k: init[k] for k in ("imported_from",) if k in init}
+        carried(init)
 
 
 def refit_name(hp):

@@ -136,6 +136,12 @@ def hyperprior_model(meta, t, hp_ck):
     return hp
 
 
+def _requants(layer):
+    """A layer's requantizations: one per pass for a group's first layer."""
+    rq = layer["rq"]
+    return rq if isinstance(rq, list) else [rq]
+
+
 def check(model, ip):
     """Quantizing the model again gives the file's integers."""
     again = ctxint.quantize(model)
@@ -148,7 +154,7 @@ def check(model, ip):
             if not np.array_equal(np.asarray(la["bias"]).reshape(-1),
                                   np.asarray(lb["bias"]).reshape(-1)):
                 raise SystemExit(f"{what}: biases differ")
-            for ra, rb in zip(*(r if isinstance(r, list) else [r] for r in (la["rq"], lb["rq"]))):
+            for ra, rb in zip(_requants(la), _requants(lb)):
                 if abs(np.log(_ratio(ra) / _ratio(rb))).max() > 1e-5:
                     raise SystemExit(f"{what}: requantization differs")
     for name in ("scale", "mean"):

@@ -40,7 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import train  # noqa: E402
 from nic import data, nets, optim, photos  # noqa: E402
-from nic.checkpoint import load, model_from, save_atomic  # noqa: E402
+from nic.checkpoint import carried, load, model_from, save_atomic  # noqa: E402
 from nic.context import context_from  # noqa: E402
 from nic.intlayers import Act8  # noqa: E402
 from nic.layers import round_ste  # noqa: E402
@@ -206,7 +206,7 @@ def main():
                      "data_rng": crops.rng.bit_generator.state,
                      "q_rng": state_rng.bit_generator.state,
                      "torch_rng": torch.get_rng_state(), "args": vars(args)}
-                    | {k: ck[k] for k in ("imported_from",) if k in ck}, args.out)
+                    | carried(ck), args.out)
 
     stop = {"now": False}
     for sig in (signal.SIGINT, signal.SIGTERM):

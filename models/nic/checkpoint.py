@@ -25,6 +25,13 @@ def compact(ck):
     return {k: v for k, v in ck.items() if k not in ("opt", "aux_opt", "opt_named")}
 
 
+def carried(ck):
+    """What a checkpoint made from ck carries on unchanged: the model file
+    a models/ctximport.py start was read from, whose history export.py
+    writes first."""
+    return {"imported_from": ck["imported_from"]} if "imported_from" in ck else {}
+
+
 def total_steps(ck):
     """Training steps behind a checkpoint's weights: those of the model a
     fine-tune started from and its own (a cooldown's are counted apart)."""
