@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """What encoder-side latent optimization could gain with the context model,
-if its gradient went through the context networks (PyTorch; a measurement,
+with contexts that follow the optimized latent (PyTorch; a measurement,
 not the codec's -effort).
 
     python3 models/ctximport.py models/context.gguf --out models/ckpt/context-file.pt
@@ -14,7 +14,8 @@ round(h_a(y0)) held fixed; then Adam on y minimizing
 where y~ relaxes the rounding of y around the center every pass computes
 (the deterministic annealed rounding of the codec's -effort: weight w =
 logistic((atanh(d) - atanh(1 - d)) / tau^2) on the upper neighbour), the
-context inputs are y~ on their integer grid (straight-through), and the
+context inputs are y~ on their integer grid (straight-through, or with no
+gradient: --no-context-grad), and the
 rate of y~ is (1 - w) times the code length of the lower neighbour plus w
 times that of the upper one, under the prior's float likelihoods (the
 likelihood of a bin around y~ itself lets values park between two symbols
@@ -113,13 +114,16 @@ def main():
     p.add_argument("--iterations", type=int, default=120)
     p.add_argument("--lr", type=float, nargs=2, default=(0.008, 0.002))
     p.add_argument("--tau", type=float, nargs=2, default=(0.5, 0.02))
+    p.add_argument("--no-context-grad", action="store_true",
+                   help="recompute the contexts every iteration but pass no gradient "
+                        "through the context networks")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     ck = load(args.ckpt)
     hp = model_from(ck["hyperprior"])
     ctx = context_from(ck).eval()
-    ctx.context_grad = True
+    ctx.context_grad = not args.no_context_grad
     for par in list(hp.parameters()) + list(ctx.parameters()):
         par.requires_grad_(False)
     curves = {"base": {q: [] for q in args.quality}, "opt": {q: [] for q in args.quality}}
