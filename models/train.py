@@ -110,15 +110,17 @@ def parse_args():
 
 class ThreadTuner:
     """With --threads auto, trains on 2 threads and every `probe_every` steps
-    times `probe_len` steps on 1 thread; it switches only when the other
-    count is clearly faster.  Two threads are several times slower than one
-    while anything else runs on the machine (every op ends in a barrier
-    that waits for the descheduled thread)."""
+    (or `probe_seconds`, whichever comes first: a slow count must not hold
+    for long) times `probe_len` steps on the other count; it switches only
+    when that one is clearly faster.  Two threads are several times slower
+    than one while anything else runs on the machine (every op ends in a
+    barrier that waits for the descheduled thread)."""
 
-    def __init__(self, spec, probe_every=200, probe_len=10, margin=0.85):
+    def __init__(self, spec, probe_every=200, probe_len=10, margin=0.85, probe_seconds=120.0):
         self.auto = spec == "auto"
         self.current = 2 if self.auto else int(spec)
         self.probe_every, self.probe_len, self.margin = probe_every, probe_len, margin
+        self.probe_seconds = probe_seconds
         self.main_times, self.probe_times = [], []
         self.probing = False
         self.step_in_cycle = 0
@@ -141,7 +143,9 @@ class ThreadTuner:
                 self.step_in_cycle = 0
             return
         self.main_times.append(dt)
-        if self.step_in_cycle >= self.probe_every:
+        if self.step_in_cycle >= self.probe_every or (
+                len(self.main_times) >= self.probe_len
+                and sum(self.main_times) >= self.probe_seconds):
             self.probing = True
             self._set(3 - self.current)
 
