@@ -74,7 +74,6 @@ def interpolated(y, means, scales, logits):
 def code(hp, ctx, y, z_hat, x, q):
     """(bpp, PSNR) of y coded as the codec codes it."""
     with torch.no_grad():
-        ctx.rounding, ctx.likelihood = round_ste, likelihood
         lik_y, y_hat = ctx(y, z_hat)
         lik_z = hp.entropy_bottleneck.likelihood(z_hat, q)
         bits = float(-torch.log2(lik_y).sum() - torch.log2(lik_z).sum())

@@ -32,7 +32,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from nic import ctxfile, ctxint, gguf  # noqa: E402
-from nic.checkpoint import load, model_from, save_atomic  # noqa: E402
+from nic.checkpoint import compact, load, model_from, save_atomic, total_steps  # noqa: E402
 from nic.context import Y_STEP, ContextModel  # noqa: E402
 from nic.intlayers import ACT_QMAX  # noqa: E402
 from nic.layers import GDN  # noqa: E402
@@ -44,13 +44,20 @@ def _ratio(rq):
     return np.asarray(rq["mult"], dtype=np.float64) / 2.0 ** int(rq["shift"])
 
 
+def _float_weights(layer, steps_in, a):
+    """W * a / step_in per part (a per output channel, steps_in one array
+    of input steps per part): the float weights of the file's integers."""
+    out = []
+    for W, s in zip(layer["w"], steps_in):
+        s = np.broadcast_to(np.asarray(s, dtype=np.float64), (W.shape[1],))
+        out.append(W.astype(np.float64) * a[:, None, None, None] / s[None, :, None, None])
+    return out
+
+
 def _set_layer(conv, layer, steps_in, a, bias_rows=1):
-    """IntConv weights and biases from the file's integers: w = W * a /
-    step_in per part (steps_in: one array of input steps per part)."""
+    """IntConv weights and biases from the file's integers."""
     with torch.no_grad():
-        for p, (W, s) in enumerate(zip(layer["w"], steps_in)):
-            s = np.broadcast_to(np.asarray(s, dtype=np.float64), (W.shape[1],))
-            w = W.astype(np.float64) * a[:, None, None, None] / s[None, :, None, None]
+        for p, w in enumerate(_float_weights(layer, steps_in, a)):
             conv.weights[p].copy_(torch.from_numpy(w))
         bias = np.asarray(layer["bias"], dtype=np.float64).reshape(bias_rows, -1)
         conv.bias.copy_(torch.from_numpy(bias * a[None, :]))
@@ -59,14 +66,9 @@ def _set_layer(conv, layer, steps_in, a, bias_rows=1):
 def _free_step(layer, steps_in, ratio):
     """step_out for which the layer's float weights W * ratio * step_out /
     step_in have an RMS of 1 / sqrt(fan_in)."""
-    sq, n = 0.0, 0
-    for W, s in zip(layer["w"], steps_in):
-        s = np.broadcast_to(np.asarray(s, dtype=np.float64), (W.shape[1],))
-        u = W.astype(np.float64) * ratio[:, None, None, None] / s[None, :, None, None]
-        sq += float((u * u).sum())
-        n += u.size
+    u = np.concatenate([w.reshape(-1) for w in _float_weights(layer, steps_in, ratio)])
     fan_in = sum(W.shape[1] * W.shape[2] * W.shape[3] for W in layer["w"])
-    return (1.0 / np.sqrt(fan_in)) / np.sqrt(sq / n)
+    return (1.0 / np.sqrt(fan_in)) / np.sqrt(np.mean(u * u))
 
 
 def _set_act(act, step):
@@ -182,14 +184,13 @@ def main():
     hp = hyperprior_model(meta, t, hp_ck)
     ctx = context_model(meta, ip, hp.n, hp.m)
     check(ctx, ip)
-    hp_steps = int(hp_ck["step"]) + int(hp_ck.get("init_steps", 0))
+    hp_steps = total_steps(hp_ck)
     steps = int(meta["nic.training.steps"])
-    hp_rec = {k: v for k, v in hp_ck.items() if k not in ("model", "opt", "aux_opt", "opt_named")}
     # the file's steps after the hyperprior's count as earlier end-to-end
     # ones; ctxtune.py runs from here as a derived run (a fresh optimizer)
     save_atomic({"config": ctx.config(), "model": ctx.state_dict(), "steps": steps - hp_steps,
                  "ctxfit_steps": 0, "base_e2e_steps": steps - hp_steps, "e2e_steps": 0,
-                 "hyperprior": hp_rec | {"model": hp.state_dict()},
+                 "hyperprior": compact(hp_ck) | {"model": hp.state_dict()},
                  "imported_from": {"file": os.path.basename(args.model),
                                    "hash": int(meta["nic.content_hash"]),
                                    "steps": steps - hp_steps,
